@@ -1,0 +1,156 @@
+"""Deploy backend settings: one model per backend, chosen by the ``backend`` key."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
+
+from workflows.config_types import Duration, HttpUrl
+
+_REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+
+
+class Section(BaseModel):
+    """Base of every config model: unknown keys are errors, and a loaded config is immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Backend(Section):
+    poll_interval: Duration = Field(
+        default=timedelta(seconds=5), description="How often to poll the deploy's status."
+    )
+    timeout: Duration = Field(
+        default=timedelta(minutes=30), description="Give up (and fail the deploy) after this."
+    )
+
+
+class CommandBackend(_Backend):
+    """Run a local program. ``SHIPBOT_SERVICE``, ``SHIPBOT_VERSION`` and ``SHIPBOT_ENV`` are set."""
+
+    backend: Literal["command"]
+    argv: list[str] = Field(
+        min_length=1, description="Program and arguments; never a shell string."
+    )
+    timeout: Duration = Field(
+        default=timedelta(minutes=10), description="Kill the command after this."
+    )
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+
+    @field_validator("argv", mode="before")
+    @classmethod
+    def _no_shell_string(cls, value: object) -> object:
+        # A string would need a shell to split it, and a shell means injection via versions.
+        if isinstance(value, str):
+            raise PydanticCustomError(
+                "argv_string",
+                "argv must be a list of arguments, not a shell string "
+                '(write e.g. ["sh", "deploy.sh"])',
+            )
+        return value
+
+
+class WebhookBackend(_Backend):
+    """POST the deploy to ``url``, signed with HMAC(``secret``); optionally poll ``status_url``."""
+
+    backend: Literal["webhook"]
+    url: HttpUrl
+    secret: SecretStr
+    status_url: HttpUrl | None = None
+
+
+class GithubActionsBackend(_Backend):
+    """Dispatch a GitHub Actions workflow and follow its run."""
+
+    backend: Literal["github_actions"]
+    repo: str = Field(description="owner/name")
+    workflow: str = Field(description="Workflow file name (deploy.yml) or id.")
+    ref: str = "main"
+    token: SecretStr
+    api_url: HttpUrl = "https://api.github.com"
+    inputs: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("repo")
+    @classmethod
+    def _owner_slash_name(cls, value: str) -> str:
+        if not _REPO_RE.fullmatch(value):
+            raise PydanticCustomError("repo", f"expected 'owner/name', got {value!r}")
+        return value
+
+
+class ArgoCDBackend(_Backend):
+    """Sync an Argo CD application, optionally setting an image parameter to the version."""
+
+    backend: Literal["argocd"]
+    server_url: HttpUrl
+    app: str
+    token: SecretStr
+    image_parameter: str | None = None
+
+
+class _AwsBackend(_Backend):
+    region: str | None = Field(default=None, description="Default: the standard AWS variables.")
+
+
+class AwsEcsBackend(_AwsBackend):
+    """Register a task definition revision with the new image and update the ECS service."""
+
+    backend: Literal["aws_ecs"]
+    cluster: str
+    service: str
+    container: str
+
+
+class AwsLambdaBackend(_AwsBackend):
+    """Publish a Lambda version and point the alias at it."""
+
+    backend: Literal["aws_lambda"]
+    function_name: str
+    alias: str
+
+
+class AwsCodeDeployBackend(_AwsBackend):
+    """Create a CodeDeploy deployment for the revision."""
+
+    backend: Literal["aws_codedeploy"]
+    application: str
+    deployment_group: str
+
+
+class AwsCodePipelineBackend(_AwsBackend):
+    """Start a CodePipeline execution and follow it."""
+
+    backend: Literal["aws_codepipeline"]
+    pipeline: str
+
+
+DeployBackend = Annotated[
+    CommandBackend
+    | WebhookBackend
+    | GithubActionsBackend
+    | ArgoCDBackend
+    | AwsEcsBackend
+    | AwsLambdaBackend
+    | AwsCodeDeployBackend
+    | AwsCodePipelineBackend,
+    Field(discriminator="backend"),
+]
+
+BACKENDS: dict[str, type[_Backend]] = {
+    model.model_fields["backend"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in (
+        CommandBackend,
+        WebhookBackend,
+        GithubActionsBackend,
+        ArgoCDBackend,
+        AwsEcsBackend,
+        AwsLambdaBackend,
+        AwsCodeDeployBackend,
+        AwsCodePipelineBackend,
+    )
+}

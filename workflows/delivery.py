@@ -1,0 +1,54 @@
+"""Exactly-once handling of inbound deliveries (rule 2).
+
+Every delivery that changes something (a Slack command, click, event or a webhook) has
+an idempotency key. The flow claims the key in the SAME transaction as its effect: a
+retry or a second click then finds the key taken and does nothing, and a failed attempt
+rolls its claim back with everything else, so a later retry can still run it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from workflows.clock import Clock
+from workflows.errors import DuplicateDelivery
+from workflows.store.models import Delivery
+
+
+def claim_delivery(*, session: Session, clock: Clock, key: str, source: str) -> None:
+    """Record ``key`` as handled, or raise ``DuplicateDelivery`` if it already was.
+
+    On PostgreSQL a concurrent claim of the same key waits for the first transaction and
+    then finds the key taken; on SQLite writers are already serialised.
+    """
+    values = {"key": key, "source": source, "received_at": clock.now()}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # RETURNING, not rowcount: through the ORM's insert path rowcount is not the number of
+    # rows inserted, so a skipped conflict would pass for a claim.
+    statement = (
+        insert(Delivery)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Delivery.key)
+    )
+    if session.execute(statement).first() is None:
+        raise DuplicateDelivery(f"delivery {key!r} was handled before")
+
+
+def was_delivered(*, session: Session | Connection, key: str) -> bool:
+    """A cheap early look; ``claim_delivery`` is the authority."""
+    return session.execute(select(Delivery.key).where(Delivery.key == key)).first() is not None
+
+
+def prune_deliveries(*, session: Session, older_than: datetime) -> int:
+    """Forget keys older than any retry could be (Slack retries within minutes)."""
+    result = session.execute(delete(Delivery).where(Delivery.received_at < older_than))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+DELIVERY_RETENTION = timedelta(days=7)

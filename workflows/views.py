@@ -1,0 +1,228 @@
+"""Slack messages as views of stored state (rule 3), on the store side.
+
+A change to an object calls ``request_render`` in the change's own transaction: it bumps
+the message's ``desired_version`` and enqueues a ``render`` job for that version. The
+render job (``bot/sender.py``) renders whatever is stored when it runs, so several changes
+made before it runs coalesce into one Slack call and later jobs find nothing left to do.
+
+While a render talks to Slack it holds a short lease on the message (``render_owner``),
+so two renders of one message never overtake each other, and ``post_started_at`` marks a
+post in flight so that a crash between Slack's ok and our commit can be recovered without
+posting twice. ``ChannelPace`` spaces messages to one channel across every replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from workflows.clock import Clock
+from workflows.jobs import enqueue
+from workflows.store.db import Database
+from workflows.store.models import ChannelPace, SlackMessage
+
+RENDER_JOB_KIND = "render"
+# Enough attempts, with backoff capped at 10 minutes, to ride out a Slack outage of hours.
+RENDER_MAX_ATTEMPTS = 25
+
+
+class ChannelBusy(RuntimeError):
+    """The channel's next free send slot is further away than the caller would wait."""
+
+    def __init__(self, channel: str, at: datetime) -> None:
+        super().__init__(f"channel {channel} is paced until {at.isoformat()}")
+        self.channel = channel
+        self.at = at
+
+
+def _insert(session: Session) -> Callable[..., Any]:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def request_render(
+    *,
+    session: Session,
+    clock: Clock,
+    view_key: str,
+    channel: str,
+    thread_ts: str | None = None,
+) -> SlackMessage:
+    """Ask for the message of ``view_key`` to show the object's current state.
+
+    Creates the message row on first use (``channel``/``thread_ts`` are fixed then: a
+    message cannot move) and enqueues one render job per version. Does not commit.
+    """
+    now = clock.now()
+    table = SlackMessage.__table__  # type: ignore[attr-defined]
+    statement = _insert(session)(SlackMessage).values(
+        view_key=view_key,
+        channel=channel,
+        thread_ts=thread_ts,
+        desired_version=1,
+        rendered_version=0,
+        created_at=now,
+        updated_at=now,
+    )
+    # One atomic statement: concurrent first renders of one key cannot both insert.
+    statement = statement.on_conflict_do_update(
+        index_elements=["view_key"],
+        set_={"desired_version": table.c.desired_version + 1, "updated_at": now},
+    ).returning(table.c.desired_version)
+    version = int(session.exec(statement).scalar_one())
+    enqueue(
+        session=session,
+        clock=clock,
+        kind=RENDER_JOB_KIND,
+        payload={"view_key": view_key},
+        idempotency_key=f"render:{view_key}:{version}",
+        max_attempts=RENDER_MAX_ATTEMPTS,
+    )
+    message = get_message(session=session, view_key=view_key)
+    assert message is not None
+    session.refresh(message)
+    return message
+
+
+def get_message(*, session: Session, view_key: str) -> SlackMessage | None:
+    return session.exec(select(SlackMessage).where(col(SlackMessage.view_key) == view_key)).first()
+
+
+def load_message(*, database: Database, view_key: str) -> SlackMessage | None:
+    """A detached copy of the message row, read in a short transaction of its own."""
+    with database.transaction() as session:
+        return get_message(session=session, view_key=view_key)
+
+
+def _owned(view_key: str, owner: str) -> Any:
+    return and_(col(SlackMessage.view_key) == view_key, col(SlackMessage.render_owner) == owner)
+
+
+def _update_owned(database: Database, view_key: str, owner: str, **values: Any) -> bool:
+    with database.transaction() as session:
+        result = session.exec(update(SlackMessage).where(_owned(view_key, owner)).values(**values))
+        return bool(result.rowcount == 1)
+
+
+def acquire_render(
+    *, database: Database, clock: Clock, view_key: str, owner: str, lease: timedelta
+) -> SlackMessage | None:
+    """Take (or, for the same owner, extend) the render lease on the message.
+
+    Returns a detached copy of the row, or None if another render holds an unexpired lease
+    or the message does not exist.
+    """
+    now = clock.now()
+    free = or_(
+        col(SlackMessage.render_owner).is_(None),
+        col(SlackMessage.render_owner) == owner,
+        col(SlackMessage.render_lease_expires_at) < now,
+    )
+    with database.transaction() as session:
+        result = session.exec(
+            update(SlackMessage)
+            .where(col(SlackMessage.view_key) == view_key, free)
+            .values(render_owner=owner, render_lease_expires_at=now + lease)
+        )
+        if result.rowcount != 1:
+            return None
+        return get_message(session=session, view_key=view_key)
+
+
+def release_render(*, database: Database, view_key: str, owner: str) -> bool:
+    """Give the render lease back (no-op if it was taken over)."""
+    return _update_owned(database, view_key, owner, render_owner=None, render_lease_expires_at=None)
+
+
+def mark_post_started(*, database: Database, clock: Clock, view_key: str, owner: str) -> bool:
+    """Record that a new post is about to go out, forgetting any stale ``ts``.
+
+    An earlier unfinished post's start is kept, so a recovery looks back far enough.
+    """
+    return _update_owned(
+        database,
+        view_key,
+        owner,
+        ts=None,
+        post_started_at=func.coalesce(col(SlackMessage.post_started_at), clock.now()),
+        updated_at=clock.now(),
+    )
+
+
+def record_rendered(
+    *, database: Database, clock: Clock, view_key: str, owner: str, version: int, ts: str | None
+) -> bool:
+    """Store the message's ``ts`` and the version Slack now shows; False if the render
+    lease was taken over meanwhile (the new owner's write wins)."""
+    return _update_owned(
+        database,
+        view_key,
+        owner,
+        ts=ts,
+        rendered_version=version,
+        post_started_at=None,
+        last_error=None,
+        updated_at=clock.now(),
+    )
+
+
+def record_render_error(
+    *, database: Database, clock: Clock, view_key: str, owner: str, error: str
+) -> bool:
+    """Keep the reason a render gave up on the message row, for operators."""
+    return _update_owned(database, view_key, owner, last_error=error, updated_at=clock.now())
+
+
+def reserve_send_slot(
+    *,
+    database: Database,
+    clock: Clock,
+    channel: str,
+    interval: timedelta = timedelta(seconds=1),
+    max_wait: timedelta | None = None,
+) -> datetime:
+    """Reserve the next moment a message may go to ``channel`` and return it.
+
+    The slot is ``max(next_at, now)`` and the channel's ``next_at`` moves to slot +
+    ``interval``; the row is locked, so replicas never hand out the same slot. With
+    ``max_wait``, a slot further away than that is not reserved: ``ChannelBusy`` says when
+    to come back instead, so a postponed job does not waste a slot it will not use.
+    """
+    with database.transaction() as session:
+        now = clock.now()
+        session.exec(
+            _insert(session)(ChannelPace)
+            .values(channel=channel, next_at=now)
+            .on_conflict_do_nothing(index_elements=["channel"])
+        )
+        query = select(ChannelPace).where(col(ChannelPace.channel) == channel)
+        if database.is_postgres:
+            query = query.with_for_update()
+        pace = session.exec(query).one()
+        slot = max(pace.next_at, now)
+        if max_wait is not None and slot - now > max_wait:
+            raise ChannelBusy(channel, slot)
+        pace.next_at = slot + interval
+        session.add(pace)
+        return slot
+
+
+def push_back_channel(*, database: Database, clock: Clock, channel: str, until: datetime) -> None:
+    """Hold every replica's sends to ``channel`` until ``until`` (Slack said 429)."""
+    with database.transaction() as session:
+        session.exec(
+            _insert(session)(ChannelPace)
+            .values(channel=channel, next_at=clock.now())
+            .on_conflict_do_nothing(index_elements=["channel"])
+        )
+        query = select(ChannelPace).where(col(ChannelPace.channel) == channel)
+        if database.is_postgres:
+            query = query.with_for_update()
+        pace = session.exec(query).one()
+        if pace.next_at < until:
+            pace.next_at = until
+            session.add(pace)
