@@ -1,0 +1,106 @@
+"""The Bolt app: verification, exactly-once middleware, listeners, the error handler.
+
+Listeners run before the response (``process_before_response``): they only parse,
+authorise and write the intent (plus its audit entry and jobs) in one transaction, which
+is fast; anything slow is a job (rule 1). So the answer Slack gets is the real outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_bolt.response import BoltResponse
+
+from bot.delivery_keys import request_kind, slack_delivery_key
+from bot.deps import Deps
+from bot.errors import handle_error
+from commands.registry import SLASH_COMMANDS
+from commands.reply import Reply, SlashCommand
+from workflows.delivery import was_delivered
+
+log = logging.getLogger("shipbot.app")
+
+Registrar = Callable[[App, Deps], None]
+
+
+class _SameTokenWarningFilter(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that our client wins; our client is
+    built from that very token, so the warning is noise on every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def build_bolt_app(
+    deps: Deps,
+    *,
+    signing_secret: str,
+    extra_registrars: Iterable[Registrar] = (),
+) -> App:
+    bolt_logger = logging.getLogger("shipbot.bolt")
+    if not any(isinstance(f, _SameTokenWarningFilter) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_SameTokenWarningFilter())
+    app = App(
+        signing_secret=signing_secret,
+        client=deps.client,
+        token_verification_enabled=False,
+        process_before_response=True,
+        logger=bolt_logger,
+    )
+    app.middleware(_exactly_once(deps))
+    _register_commands(app, deps)
+    for registrar in extra_registrars:
+        registrar(app, deps)
+
+    @app.error
+    def _on_error(
+        error: Exception, body: dict[str, Any], client: Any, respond: Any
+    ) -> BoltResponse:
+        return handle_error(error, body, client, respond)
+
+    return app
+
+
+def _exactly_once(deps: Deps) -> Callable[..., Any]:
+    """Give every delivery its idempotency key, and drop one that was already handled.
+
+    The early look here spares a retry all work; the authoritative claim is made by the
+    flow in the same transaction as its effect (``workflows.delivery.claim_delivery``)."""
+
+    def exactly_once(
+        body: dict[str, Any], context: BoltContext, next: Callable[[], None], request: Any
+    ) -> BoltResponse | None:
+        key = slack_delivery_key(body)
+        context["delivery_key"] = key or ""
+        if key:
+            with deps.database.read_connection() as connection:
+                seen = was_delivered(session=connection, key=key)
+            if seen:
+                retry = request.headers.get("x-slack-retry-num", [None])[0]
+                log.info(
+                    "ignoring %s delivered before (%s, retry %s)", request_kind(body), key, retry
+                )
+                return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    return exactly_once
+
+
+def _register_commands(app: App, deps: Deps) -> None:
+    for name, handler in SLASH_COMMANDS.items():
+        app.command(name)(_command_listener(handler, deps))
+
+
+def _command_listener(
+    handler: Callable[[SlashCommand, Any], Reply], deps: Deps
+) -> Callable[..., None]:
+    def listener(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+        request = SlashCommand.from_payload(command, delivery_key=context.get("delivery_key", ""))
+        reply = handler(request, deps)
+        ack(**reply.as_response())
+
+    return listener

@@ -1,0 +1,137 @@
+"""The HTTP surface: the Slack endpoint, health, readiness and metrics (Starlette + uvicorn).
+
+Bolt's dispatch is synchronous; it runs in a thread pool so one slow request never stalls
+the event loop or the other requests being acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from slack_bolt import App
+from slack_bolt.request import BoltRequest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.metrics import Metrics
+from bot.signature import is_valid_signature
+from workflows.store.db import Database
+
+log = logging.getLogger("shipbot.http")
+
+MAX_SLACK_BODY = 1024 * 1024  # Slack payloads are far smaller; bigger is not from Slack.
+
+
+def _slack_kind(body: bytes, content_type: str) -> str:
+    if content_type.startswith("application/json"):
+        return "event"
+    if body.startswith(b"payload="):
+        return "interactive"
+    if b"command=" in body:
+        return "command"
+    return "other"
+
+
+def parse_slack_request(
+    body: bytes, *, query: str, headers: dict[str, list[str]]
+) -> BoltRequest | None:
+    """The request as Bolt sees it, or None when the body is not a Slack payload (bad
+    JSON, a JSON value that is not an object, bytes that are not UTF-8)."""
+    try:
+        request = BoltRequest(body=body.decode("utf-8"), query=query, headers=headers)
+    except (UnicodeDecodeError, ValueError, TypeError, AttributeError):
+        return None
+    return request if isinstance(request.body, dict) else None
+
+
+def build_http_app(
+    *,
+    bolt_app: App,
+    signing_secret: str,
+    database: Database,
+    metrics: Metrics,
+    extra_routes: list[Route] | None = None,
+    threads: int = 64,
+) -> Starlette:
+    async def slack_events(request: Request) -> Response:
+        started = time.perf_counter()
+        body = await request.body()
+        if len(body) > MAX_SLACK_BODY:
+            metrics.http_requests.labels(route="/slack/events", status="413").inc()
+            return JSONResponse({"error": "request body too large"}, status_code=413)
+        headers = {key: [value] for key, value in request.headers.items()}
+        # Signature first, so an unsigned prober learns nothing about body parsing (Bolt
+        # checks it again; the HMAC is cheap).
+        if not is_valid_signature(
+            body, request.headers, signing_secret=signing_secret, now=time.time()
+        ):
+            metrics.http_requests.labels(route="/slack/events", status="401").inc()
+            return JSONResponse({"error": "invalid request signature"}, status_code=401)
+        bolt_request = parse_slack_request(body, query=request.url.query, headers=headers)
+        if bolt_request is None:
+            metrics.http_requests.labels(route="/slack/events", status="400").inc()
+            return JSONResponse({"error": "malformed request body"}, status_code=400)
+        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+        response = Response(
+            content=bolt_response.body,
+            status_code=bolt_response.status,
+            headers=bolt_response.first_headers_without_set_cookie(),
+        )
+        kind = _slack_kind(body, request.headers.get("content-type", ""))
+        metrics.ack_seconds.labels(kind=kind).observe(time.perf_counter() - started)
+        metrics.http_requests.labels(route="/slack/events", status=str(response.status_code)).inc()
+        return response
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    def _readiness() -> tuple[bool, dict[str, Any]]:
+        try:
+            database.ping()
+        except Exception as error:  # any driver error means "not ready", with the reason
+            return False, {
+                "status": "unavailable",
+                "database": f"unreachable: {type(error).__name__}",
+            }
+        current, head = database.current_revision(), database.head_revision()
+        if current != head:
+            return False, {
+                "status": "unavailable",
+                "database": "reachable",
+                "migrations": f"at {current or 'none'}, need {head}: run `shipbot db upgrade`",
+            }
+        return True, {"status": "ready", "database": "reachable", "migrations": head}
+
+    async def readyz(_: Request) -> Response:
+        ready, detail = await run_in_threadpool(_readiness)
+        return JSONResponse(detail, status_code=200 if ready else 503)
+
+    async def metrics_endpoint(_: Request) -> Response:
+        payload = await run_in_threadpool(metrics.render)
+        return PlainTextResponse(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    routes = [
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *(extra_routes or []),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Each request in flight holds one pool thread while Bolt runs; anyio's default
+        # of 40 would queue acks behind one another under a burst.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return Starlette(routes=routes, lifespan=lifespan)

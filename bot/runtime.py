@@ -1,0 +1,100 @@
+"""Everything one shipbot process runs, wired from settings: store, Slack client, Bolt
+app, HTTP app, worker and scheduler. `serve`, `dev` and the end-to-end tests build this."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from bot.app import Registrar, build_bolt_app
+from bot.deps import Deps
+from bot.http import build_http_app
+from bot.metrics import Metrics
+from bot.scheduler import build_scheduler
+from bot.sender import RendererRegistry, make_render_handler
+from bot.settings import Settings
+from bot.slack_client import make_client
+from bot.worker import Worker
+from workflows.clock import Clock, SystemClock
+from workflows.config import ShipbotConfig
+from workflows.jobs import counts_by_state
+from workflows.store.db import Database
+
+log = logging.getLogger("shipbot.runtime")
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        config: ShipbotConfig | None = None,
+        clock: Clock | None = None,
+        database: Database | None = None,
+        extra_registrars: Iterable[Registrar] = (),
+        upgrade_sqlite: bool = True,
+    ) -> None:
+        token, signing_secret = settings.require_http_credentials()
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.metrics = Metrics()
+        self.database = database or Database(settings.database_url)
+        if upgrade_sqlite and not self.database.is_postgres:
+            # An embedded SQLite file belongs to this one process: keep it current.
+            self.database.upgrade()
+        self.client = make_client(token=token, base_url=settings.api_url, metrics=self.metrics)
+        self.deps = Deps(
+            database=self.database,
+            clock=self.clock,
+            client=self.client,
+            metrics=self.metrics,
+            config=config,
+        )
+        self.renderers = RendererRegistry()
+        self.worker = Worker(
+            self.database,
+            clock=self.clock,
+            handlers={
+                "render": make_render_handler(
+                    client_factory=lambda: self.client, registry=self.renderers
+                )
+            },
+            threads=settings.worker_threads,
+            on_job_finished=self.metrics.on_job_finished,
+        )
+        self.deps.worker = self.worker
+        self.metrics.watch_jobs(self._job_counts)
+        self.bolt = build_bolt_app(
+            self.deps, signing_secret=signing_secret, extra_registrars=extra_registrars
+        )
+        self.http = build_http_app(
+            bolt_app=self.bolt,
+            signing_secret=signing_secret,
+            database=self.database,
+            metrics=self.metrics,
+        )
+        self.scheduler = build_scheduler(database=self.database, clock=self.clock)
+        self._worker_running = False
+
+    def _job_counts(self) -> dict[str, int]:
+        try:
+            with self.database.read_session() as session:
+                return counts_by_state(session=session)
+        except Exception:  # a scrape during a database outage still shows the other metrics
+            log.warning("could not count jobs for /metrics", exc_info=True)
+            return {}
+
+    def start_background(self, *, worker: bool = True, scheduler: bool = True) -> None:
+        if worker:
+            self.worker.start()
+            self._worker_running = True
+        if scheduler:
+            self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._worker_running:
+            self.worker.stop(timeout=10)
+            self._worker_running = False
+        self.database.dispose()

@@ -1,0 +1,320 @@
+"""The Slack sender: ``render`` jobs that keep a message in step with its stored object.
+
+A render reads the message row and the object (through a ``Renderer``, a pure function of
+stored state), posts once and stores ``ts``, and updates in place after that. It holds the
+message's render lease while it talks to Slack, waits for the channel's pace slot, and
+turns Slack's answers into job outcomes:
+
+- 429: the whole channel is held for ``Retry-After`` and the job postponed (no attempt used);
+- 5xx, timeouts, connection errors, unknown errors: raised, retried with backoff;
+- ``message_not_found`` on update: the message was deleted, so it is posted anew;
+- errors no retry can fix (``channel_not_found``...): the job goes dead with Slack's words.
+
+A post carries ``metadata`` naming its view, so a render that crashed between Slack's ok
+and storing ``ts`` finds its message with ``conversations.history`` instead of posting twice.
+
+The ``WebClient`` from ``client_factory`` must not retry 429s itself (no
+``RateLimitErrorRetryHandler``): pacing and ``Retry-After`` are handled here, durably.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlmodel import Session
+
+from workflows import views
+from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater
+from workflows.store.models import SlackMessage
+
+log = logging.getLogger(__name__)
+
+VIEW_EVENT_TYPE = "shipbot_view"
+# Slack errors that mean this message can never be delivered as it stands.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "msg_too_long",
+        "no_text",
+        "invalid_metadata_format",
+        "restricted_action",
+        "cant_update_message",
+    }
+)
+MAX_SLOT_WAIT = timedelta(seconds=1.5)
+_HISTORY_PAGES = 10
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """What a message should show now."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    unfurl: bool = False
+
+
+Renderer = Callable[[Session, str], RenderedMessage | None]
+"""Builds the message of a view key from the stored object; None when nothing should show
+(the message is left as it is)."""
+
+
+class RendererRegistry:
+    """Maps view-key prefixes (``"deploy:"``, ``"incident:"``) to their renderers."""
+
+    def __init__(self) -> None:
+        self._renderers: dict[str, Renderer] = {}
+
+    def register(self, prefix: str, renderer: Renderer) -> None:
+        if prefix in self._renderers:
+            raise ValueError(f"a renderer for {prefix!r} is already registered")
+        self._renderers[prefix] = renderer
+
+    def resolve(self, view_key: str) -> Renderer | None:
+        """The renderer of the longest registered prefix of ``view_key``."""
+        matches = [prefix for prefix in self._renderers if view_key.startswith(prefix)]
+        return self._renderers[max(matches, key=len)] if matches else None
+
+
+def make_render_handler(
+    *,
+    client_factory: Callable[[], WebClient],
+    registry: RendererRegistry,
+    interval: timedelta = timedelta(seconds=1),
+    lease: timedelta = timedelta(seconds=30),
+    max_rounds: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+) -> JobHandler:
+    """The handler of ``render`` jobs (payload ``{"view_key": ...}``).
+
+    ``interval`` paces messages per channel; ``lease`` bounds how long a crashed render
+    blocks its message; ``max_rounds`` bounds re-renders within one job when the object
+    keeps changing (each change has its own job anyway); ``sleep`` waits for a pace slot
+    (tests pass one that moves a fake clock).
+    """
+
+    def handle(context: JobContext) -> None:
+        _Render(
+            context,
+            client=client_factory(),
+            registry=registry,
+            interval=interval,
+            lease=lease,
+            sleep=sleep,
+        ).run(max_rounds)
+
+    return handle
+
+
+class _Render:
+    """One run of one render job."""
+
+    def __init__(
+        self,
+        context: JobContext,
+        *,
+        client: WebClient,
+        registry: RendererRegistry,
+        interval: timedelta,
+        lease: timedelta,
+        sleep: Callable[[float], None],
+    ) -> None:
+        job = context.job
+        view_key = job.payload.get("view_key")
+        if not isinstance(view_key, str):
+            raise PermanentJobError(f"render job {job.id} has no view_key in its payload")
+        self.view_key = view_key
+        self.database = context.database
+        self.clock = context.clock
+        self.client = client
+        self.registry = registry
+        self.interval = interval
+        self.lease = lease
+        self.sleep = sleep
+        self.owner = f"{job.lease_owner}/job-{job.id}"
+        self.channel = ""
+
+    def _acquire(self) -> SlackMessage | None:
+        return views.acquire_render(
+            database=self.database,
+            clock=self.clock,
+            view_key=self.view_key,
+            owner=self.owner,
+            lease=self.lease,
+        )
+
+    def run(self, max_rounds: int) -> None:
+        message = self._acquire()
+        if message is None:
+            if views.load_message(database=self.database, view_key=self.view_key) is None:
+                log.warning("render of %s: no such message; nothing to do", self.view_key)
+                return
+            raise RetryLater(timedelta(seconds=1), reason=f"another render holds {self.view_key}")
+        self.channel = message.channel
+        try:
+            for _ in range(max_rounds):
+                if message is None or message.rendered_version >= message.desired_version:
+                    return
+                message = self._render_once(message)
+        except SlackApiError as error:
+            self._raise_for(error)
+        finally:
+            views.release_render(database=self.database, view_key=self.view_key, owner=self.owner)
+
+    def _render_once(self, message: SlackMessage) -> SlackMessage | None:
+        """Bring Slack to the stored state once; the reloaded row, or None if the render
+        lease was lost (the new owner carries on)."""
+        version = message.desired_version
+        renderer = self.registry.resolve(self.view_key)
+        if renderer is None:
+            raise PermanentJobError(f"no renderer registered for view {self.view_key!r}")
+        with self.database.session() as session:
+            rendered = renderer(session, self.view_key)
+        ts = message.ts
+        if rendered is not None:
+            if ts is None and message.post_started_at is not None:
+                ts = self._adopt_earlier_post(message)
+            self._wait_for_slot()
+            if ts is not None:
+                ts = self._update(ts, rendered)
+            if ts is None:
+                views.mark_post_started(**self._owned())
+                ts = self._post(message, rendered)
+        if not views.record_rendered(**self._owned(), version=version, ts=ts):
+            log.warning("render of %s: lease lost before recording v%s", self.view_key, version)
+            return None
+        return self._acquire()
+
+    def _owned(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "clock": self.clock,
+            "view_key": self.view_key,
+            "owner": self.owner,
+        }
+
+    def _metadata(self) -> dict[str, Any]:
+        return {"event_type": VIEW_EVENT_TYPE, "event_payload": {"view_key": self.view_key}}
+
+    def _post(self, message: SlackMessage, rendered: RenderedMessage) -> str:
+        response = self.client.chat_postMessage(
+            channel=message.channel,
+            text=rendered.text,
+            blocks=rendered.blocks or None,
+            thread_ts=message.thread_ts,
+            metadata=self._metadata(),
+            unfurl_links=rendered.unfurl,
+            unfurl_media=rendered.unfurl,
+        )
+        log.info("posted %s to %s as %s", self.view_key, message.channel, response["ts"])
+        return str(response["ts"])
+
+    def _update(self, ts: str, rendered: RenderedMessage) -> str | None:
+        """Update in place; None if Slack no longer has the message (post it anew)."""
+        try:
+            self.client.chat_update(
+                channel=self.channel,
+                ts=ts,
+                text=rendered.text,
+                blocks=rendered.blocks,
+                metadata=self._metadata(),
+            )
+        except SlackApiError as error:
+            if error.response.get("error") == "message_not_found":
+                log.warning("message %s of %s is gone; posting it anew", ts, self.view_key)
+                return None
+            raise
+        return ts
+
+    def _adopt_earlier_post(self, message: SlackMessage) -> str | None:
+        """Find the post of a render that crashed before storing its ``ts``, and keep it."""
+        assert message.post_started_at is not None
+        oldest = message.post_started_at - timedelta(seconds=1)
+        for candidate in self._recent_messages(message, oldest):
+            metadata = candidate.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == VIEW_EVENT_TYPE
+                and payload.get("view_key") == self.view_key
+            ):
+                ts = str(candidate["ts"])
+                log.info("render of %s adopts its earlier post %s", self.view_key, ts)
+                views.record_rendered(**self._owned(), version=message.rendered_version, ts=ts)
+                return ts
+        return None
+
+    def _recent_messages(self, message: SlackMessage, oldest: datetime) -> Iterator[dict[str, Any]]:
+        arguments: dict[str, Any] = {
+            "channel": message.channel,
+            "oldest": f"{oldest.timestamp():.6f}",
+            "include_all_metadata": True,
+            "limit": 200,
+        }
+        method: Callable[..., Any] = self.client.conversations_history
+        if message.thread_ts is not None:  # replies do not show in the channel's history
+            method = self.client.conversations_replies
+            arguments["ts"] = message.thread_ts
+        for _ in range(_HISTORY_PAGES):
+            response = method(**arguments)
+            yield from response.get("messages") or []
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor:
+                return
+            arguments["cursor"] = cursor
+
+    def _wait_for_slot(self) -> None:
+        try:
+            slot = views.reserve_send_slot(
+                database=self.database,
+                clock=self.clock,
+                channel=self.channel,
+                interval=self.interval,
+                max_wait=MAX_SLOT_WAIT,
+            )
+        except views.ChannelBusy as busy:
+            raise RetryLater(busy.at, reason=f"channel {self.channel} is busy") from None
+        wait = (slot - self.clock.now()).total_seconds()
+        if wait > 0:
+            self.sleep(wait)
+
+    def _raise_for(self, error: SlackApiError) -> NoReturn:
+        response = error.response
+        code = str(response.get("error") or "")
+        if response.status_code == 429 or code == "ratelimited":
+            seconds = _retry_after(response.headers)
+            until = self.clock.now() + timedelta(seconds=seconds)
+            views.push_back_channel(
+                database=self.database, clock=self.clock, channel=self.channel, until=until
+            )
+            raise RetryLater(until, reason=f"Slack rate-limited {self.channel} for {seconds}s")
+        if code in PERMANENT_ERRORS:
+            reason = f"Slack refused {self.view_key} in {self.channel}: {code}"
+            views.record_render_error(**self._owned(), error=reason)
+            raise PermanentJobError(reason) from error
+        raise error
+
+
+def _retry_after(headers: Any) -> int:
+    for name, value in dict(headers or {}).items():
+        if str(name).lower() == "retry-after":
+            try:
+                return max(int(float(value if isinstance(value, str) else value[0])), 1)
+            except (TypeError, ValueError, IndexError):
+                break
+    return 1

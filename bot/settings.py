@@ -1,0 +1,88 @@
+"""Environment settings, read in one place. Names are the ones ARCHITECTURE.md promises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(ValueError):
+    """A required environment variable is missing or invalid."""
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = Field(
+        default=DEFAULT_SLACK_API_URL, validation_alias=_env("SLACK_API_URL")
+    )
+    database_url: str = Field(
+        default="sqlite:///./shipbot.db", validation_alias=_env("SHIPBOT_DATABASE_URL")
+    )
+    config_path: Path = Field(
+        default=Path("./shipbot.yaml"), validation_alias=_env("SHIPBOT_CONFIG")
+    )
+    port: int = Field(default=3000, ge=0, le=65535, validation_alias=_env("SHIPBOT_PORT"))
+    host: str = Field(default="0.0.0.0", validation_alias=_env("SHIPBOT_HOST"))
+    worker_threads: int = Field(
+        default=4, ge=1, le=64, validation_alias=_env("SHIPBOT_WORKER_THREADS")
+    )
+    log_level: str = Field(default="INFO", validation_alias=_env("SHIPBOT_LOG_LEVEL"))
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL with the trailing slash slack_sdk expects."""
+        return self.slack_api_url if self.slack_api_url.endswith("/") else self.slack_api_url + "/"
+
+    def require_http_credentials(self) -> tuple[str, str]:
+        """Token and signing secret for HTTP mode, or one error naming every missing variable."""
+        missing = [
+            name
+            for name, value in (
+                ("SLACK_BOT_TOKEN", self.slack_bot_token),
+                ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+            )
+            if value is None or not value.get_secret_value()
+        ]
+        if missing:
+            raise SettingsError(
+                f"missing environment variable(s): {', '.join(missing)} "
+                "(from your Slack app's settings: OAuth & Permissions and Basic Information)"
+            )
+        assert self.slack_bot_token is not None and self.slack_signing_secret is not None
+        return self.slack_bot_token.get_secret_value(), self.slack_signing_secret.get_secret_value()
+
+    def require_app_token(self) -> str:
+        if self.slack_app_token is None or not self.slack_app_token.get_secret_value():
+            raise SettingsError(
+                "socket mode needs SLACK_APP_TOKEN (an app-level token, xapp-..., with the "
+                "connections:write scope)"
+            )
+        token = self.slack_app_token.get_secret_value()
+        if not token.startswith("xapp-"):
+            raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        return token
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as error:  # pydantic's ValidationError subclasses ValueError
+        raise SettingsError(str(error)) from error

@@ -1,0 +1,80 @@
+"""The Slack Web API client shipbot uses: slack_sdk's, counted per method and status.
+
+``METHOD_SCOPES`` lists every Web API method shipbot calls and the bot scope it needs;
+``app_manifest.yaml`` must request exactly those scopes (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+METHOD_SCOPES: dict[str, str | None] = {
+    "auth.test": None,
+    # Called with the app-level token (xapp-); its connections:write scope belongs to that
+    # token, not to the bot, so no bot scope is listed for it.
+    "apps.connections.open": None,
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "chat.getPermalink": None,
+    "conversations.history": "channels:history",
+    "conversations.replies": "channels:history",
+    "conversations.info": "channels:read",
+    "conversations.create": "channels:manage",
+    "conversations.invite": "channels:manage",
+    "conversations.setTopic": "channels:manage",
+    "conversations.join": "channels:join",
+    "pins.add": "pins:write",
+    "views.open": None,
+    "views.update": None,
+    "views.push": None,
+    "users.info": "users:read",
+    "usergroups.users.list": "usergroups:read",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+}
+
+# Scopes that belong to no single Web API method.
+EXTRA_SCOPES = frozenset({"commands"})
+
+
+def required_scopes() -> set[str]:
+    return {scope for scope in METHOD_SCOPES.values() if scope} | set(EXTRA_SCOPES)
+
+
+class MeteredWebClient(WebClient):
+    """``WebClient`` that counts every call in ``shipbot_slack_api_calls``."""
+
+    def __init__(self, *args: Any, metrics: Metrics | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._metrics = metrics
+
+    def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+        if api_method not in METHOD_SCOPES:
+            log.error("Slack method %s is not declared in METHOD_SCOPES / the manifest", api_method)
+        status = "error"
+        try:
+            response = super().api_call(api_method, *args, **kwargs)
+            status = str(response.status_code)
+            return response
+        except SlackApiError as error:
+            status = str(error.response.status_code)
+            raise
+        finally:
+            if self._metrics is not None:
+                self._metrics.slack_api_calls.labels(method=api_method, status=status).inc()
+
+
+def make_client(
+    *, token: str, base_url: str, metrics: Metrics | None, timeout: int = 10
+) -> WebClient:
+    return MeteredWebClient(token=token, base_url=base_url, timeout=timeout, metrics=metrics)
