@@ -1,0 +1,48 @@
+"""app_manifest.yaml declares exactly what the code registers and calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.slack_client import METHOD_SCOPES, required_scopes
+from commands.registry import SLASH_COMMANDS
+
+MANIFEST = Path(__file__).resolve().parents[2] / "app_manifest.yaml"
+
+
+def manifest() -> dict[str, Any]:
+    return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+
+
+def test_manifest_declares_exactly_the_registered_slash_commands() -> None:
+    declared = [entry["command"] for entry in manifest()["features"]["slash_commands"]]
+    assert sorted(declared) == sorted(SLASH_COMMANDS)
+    assert len(declared) == len(set(declared))
+
+
+def test_every_request_url_is_the_slack_endpoint() -> None:
+    data = manifest()
+    urls = [entry["url"] for entry in data["features"]["slash_commands"]]
+    urls.append(data["settings"]["interactivity"]["request_url"])
+    assert data["settings"]["interactivity"]["is_enabled"] is True
+    assert all(url.endswith("/slack/events") for url in urls), urls
+
+
+def test_manifest_requests_exactly_the_scopes_the_code_needs() -> None:
+    declared = set(manifest()["oauth_config"]["scopes"]["bot"])
+    assert declared == required_scopes(), (
+        f"missing from the manifest: {sorted(required_scopes() - declared)}; "
+        f"requested but unused: {sorted(declared - required_scopes())}"
+    )
+
+
+def test_scope_table_names_real_slack_methods() -> None:
+    # Every entry must be a Web API method slack_sdk knows how to call.
+    from slack_sdk import WebClient
+
+    client_methods = {name for name in dir(WebClient) if not name.startswith("_")}
+    missing = [method for method in METHOD_SCOPES if method.replace(".", "_") not in client_methods]
+    assert missing == []

@@ -1,0 +1,318 @@
+"""Render jobs against the loopback Slack fake with the real ``WebClient``.
+
+The fake shares the test's ``FakeClock``, so Slack's message ``ts`` and the recorded call
+times (``Call.at``) are on the same timeline as the app's pace slots and leases.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack_state import SlackState
+from bot.sender import RenderedMessage, RendererRegistry, make_render_handler
+from bot.worker import Worker
+from workflows import jobs, views
+from workflows.clock import FakeClock
+from workflows.store.db import Database
+from workflows.store.models import Job, SlackMessage
+
+
+@pytest.fixture
+def fake(clock: FakeClock) -> Iterator[FakeSlackApi]:
+    with FakeSlackApi(state=SlackState(clock=clock)) as api:
+        yield api
+        problems = api.take_surprises()
+        assert not problems, problems
+
+
+@pytest.fixture
+def channel(fake: FakeSlackApi) -> str:
+    return fake.add_channel("deploys")
+
+
+def render_view(session: Session, view_key: str) -> RenderedMessage | None:
+    """A renderer reading only stored state: the message row's latest version."""
+    message = views.get_message(session=session, view_key=view_key)
+    if message is None:
+        return None
+    text = f"{view_key} v{message.desired_version}"
+    return RenderedMessage(text=text, blocks=[{"type": "section", "text": _mrkdwn(text)}])
+
+
+def _mrkdwn(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text}
+
+
+class GatedClient(WebClient):
+    """A real ``WebClient`` whose next ``chat.update`` can be held open by a test."""
+
+    def __init__(self, *args: Any, gate: dict[str, threading.Event], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = gate
+
+    def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+        if api_method == "chat.update" and self.gate.pop("armed", None):
+            self.gate["entered"].set()
+            assert self.gate["proceed"].wait(timeout=30)
+        return super().api_call(api_method, *args, **kwargs)
+
+
+class Harness:
+    def __init__(self, database: Database, clock: FakeClock, fake: FakeSlackApi) -> None:
+        self.database = database
+        self.clock = clock
+        self.fake = fake
+        self.sleeps: list[float] = []
+        self.gate: dict[str, threading.Event] = {
+            "entered": threading.Event(),
+            "proceed": threading.Event(),
+        }
+        registry = RendererRegistry()
+        registry.register("deploy:", render_view)
+        self.handler = make_render_handler(
+            client_factory=self.client, registry=registry, sleep=self._sleep
+        )
+
+    def client(self) -> WebClient:
+        return GatedClient(token="xoxb-test", base_url=self.fake.url, gate=self.gate)
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.clock.advance(seconds=seconds)
+
+    def worker(self, name: str = "w") -> Worker:
+        return Worker(
+            self.database, clock=self.clock, handlers={"render": self.handler}, owner_prefix=name
+        )
+
+    def change(self, view_key: str, channel: str, thread_ts: str | None = None) -> int:
+        with self.database.transaction() as session:
+            message = views.request_render(
+                session=session,
+                clock=self.clock,
+                view_key=view_key,
+                channel=channel,
+                thread_ts=thread_ts,
+            )
+            return message.desired_version
+
+    def message(self, view_key: str) -> SlackMessage:
+        message = views.load_message(database=self.database, view_key=view_key)
+        assert message is not None
+        return message
+
+    def job(self, view_key: str, version: int) -> Job:
+        with self.database.session() as session:
+            found = [
+                job
+                for job in jobs.list_jobs(session=session, kind="render")
+                if job.idempotency_key == f"render:{view_key}:{version}"
+            ]
+            assert len(found) == 1
+            return found[0]
+
+    def texts(self, method: str) -> list[str]:
+        return [call.body["text"] for call in self.fake.calls_to(method)]
+
+
+@pytest.fixture
+def harness(database: Database, clock: FakeClock, fake: FakeSlackApi) -> Harness:
+    return Harness(database, clock, fake)
+
+
+def test_first_render_posts_then_changes_update_in_place(harness: Harness, channel: str) -> None:
+    harness.change("deploy:1", channel)
+    assert harness.worker().run_pending() == 1
+    posted = harness.message("deploy:1")
+    assert posted.ts is not None and posted.rendered_version == 1
+    [call] = harness.fake.calls_to("chat.postMessage")
+    assert call.body["metadata"] == {
+        "event_type": "shipbot_view",
+        "event_payload": {"view_key": "deploy:1"},
+    }
+
+    harness.change("deploy:1", channel)
+    assert harness.worker().run_pending() == 1
+    [update_call] = harness.fake.calls_to("chat.update")
+    assert (update_call.body["ts"], update_call.body["text"]) == (posted.ts, "deploy:1 v2")
+    [shown] = harness.fake.messages(channel)
+    assert (shown["ts"], shown["text"]) == (posted.ts, "deploy:1 v2")
+    assert harness.message("deploy:1").rendered_version == 2
+
+
+def test_changes_before_the_render_coalesce_into_one_post(harness: Harness, channel: str) -> None:
+    for _ in range(3):
+        harness.change("deploy:1", channel)
+    assert harness.worker().run_pending() == 3
+    assert harness.texts("chat.postMessage") == ["deploy:1 v3"]
+    assert harness.fake.calls_to("chat.update") == []
+    assert [harness.job("deploy:1", v).state for v in (1, 2, 3)] == ["succeeded"] * 3
+
+
+def test_rate_limit_postpones_without_using_an_attempt(harness: Harness, channel: str) -> None:
+    harness.fake.fail_next("chat.postMessage", status=429, retry_after=1)
+    harness.change("deploy:1", channel)
+    worker = harness.worker()
+    assert worker.run_pending() == 1
+    job = harness.job("deploy:1", 1)
+    assert (job.state, job.attempts) == ("pending", 0)
+    assert job.run_after == harness.clock.now() + timedelta(seconds=1)
+    assert worker.run_pending() == 0  # not before Retry-After
+
+    harness.clock.advance(seconds=1)
+    assert worker.run_pending() == 1
+    assert harness.job("deploy:1", 1).state == "succeeded"
+    assert len(harness.fake.calls_to("chat.postMessage")) == 2
+    assert [m["text"] for m in harness.fake.messages(channel)] == ["deploy:1 v1"]
+
+
+def test_server_errors_are_retried_and_deliver_once(harness: Harness, channel: str) -> None:
+    harness.fake.fail_next("chat.postMessage", status=500, count=2)
+    harness.change("deploy:1", channel)
+    worker = harness.worker()
+    for attempt in (1, 2):
+        assert worker.run_pending() == 1
+        job = harness.job("deploy:1", 1)
+        assert (job.state, job.attempts) == ("pending", attempt)
+        assert job.last_error and "internal_error" in job.last_error
+        harness.clock.advance(minutes=10)
+    assert worker.run_pending() == 1
+    assert harness.job("deploy:1", 1).state == "succeeded"
+    assert [m["text"] for m in harness.fake.messages(channel)] == ["deploy:1 v1"]
+    # Each retry first looked for a post the failed attempt might have made.
+    assert len(harness.fake.calls_to("conversations.history")) == 2
+
+
+def test_a_post_whose_ts_was_lost_is_adopted_not_repeated(harness: Harness, channel: str) -> None:
+    started = harness.clock.now()
+    harness.change("deploy:1", channel)
+    harness.worker().run_pending()
+    original = harness.message("deploy:1").ts
+    # The crash: Slack took the post, but the process died before storing its ts.
+    with harness.database.transaction() as session:
+        session.exec(
+            update(SlackMessage)
+            .where(col(SlackMessage.view_key) == "deploy:1")
+            .values(ts=None, rendered_version=0, post_started_at=started)
+        )
+    harness.clock.advance(seconds=5)
+    harness.change("deploy:1", channel)
+    assert harness.worker().run_pending() == 1
+
+    assert len(harness.fake.calls_to("chat.postMessage")) == 1
+    [lookup] = harness.fake.calls_to("conversations.history")
+    assert float(lookup.body["oldest"]) == started.timestamp() - 1
+    [update_call] = harness.fake.calls_to("chat.update")
+    assert (update_call.body["ts"], update_call.body["text"]) == (original, "deploy:1 v2")
+    recovered = harness.message("deploy:1")
+    assert (recovered.ts, recovered.rendered_version, recovered.post_started_at) == (
+        original,
+        2,
+        None,
+    )
+
+
+def test_a_deleted_message_is_posted_anew(harness: Harness, channel: str) -> None:
+    harness.change("deploy:1", channel)
+    harness.worker().run_pending()
+    first = harness.message("deploy:1").ts
+    WebClient(token="xoxb-test", base_url=harness.fake.url).chat_delete(channel=channel, ts=first)
+
+    harness.change("deploy:1", channel)
+    assert harness.worker().run_pending() == 1
+    [shown] = harness.fake.messages(channel)
+    assert shown["text"] == "deploy:1 v2" and shown["ts"] != first
+    assert harness.message("deploy:1").ts == shown["ts"]
+
+
+def test_a_missing_channel_kills_the_job_with_slacks_reason(harness: Harness) -> None:
+    harness.change("deploy:1", "C-gone")
+    assert harness.worker().run_pending() == 1
+    job = harness.job("deploy:1", 1)
+    assert (job.state, job.attempts) == ("dead", 1)
+    assert job.last_error and "channel_not_found" in job.last_error
+    message = harness.message("deploy:1")
+    assert message.last_error and "channel_not_found" in message.last_error
+    assert message.render_owner is None
+
+
+def test_messages_to_one_channel_are_paced(harness: Harness, channel: str) -> None:
+    start = harness.clock.now().timestamp()
+    for number in range(5):
+        harness.change(f"deploy:{number}", channel)
+    assert harness.worker().run_pending() == 5
+    posted_at = [call.at - start for call in harness.fake.calls_to("chat.postMessage")]
+    assert posted_at == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert harness.sleeps == [1.0] * 4
+
+
+def test_a_far_pace_slot_postpones_the_render(harness: Harness, channel: str) -> None:
+    for _ in range(3):  # another replica has the channel booked for 3 s
+        views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
+    harness.change("deploy:1", channel)
+    assert harness.worker().run_pending() == 1
+    job = harness.job("deploy:1", 1)
+    assert (job.state, job.attempts) == ("pending", 0)
+    assert job.run_after == harness.clock.now() + timedelta(seconds=3)
+    assert harness.fake.calls_to("chat.postMessage") == []
+
+
+def test_thread_replies_are_posted_in_their_thread(harness: Harness, channel: str) -> None:
+    parent = WebClient(token="xoxb-test", base_url=harness.fake.url).chat_postMessage(
+        channel=channel, text="incident"
+    )
+    harness.change("deploy:1", channel, thread_ts=parent["ts"])
+    harness.worker().run_pending()
+    [call] = harness.fake.calls_to("chat.postMessage")[1:]
+    assert call.body["thread_ts"] == parent["ts"]
+    assert harness.message("deploy:1").ts != parent["ts"]
+
+
+def test_concurrent_renders_of_one_message_keep_its_order(harness: Harness, channel: str) -> None:
+    harness.change("deploy:1", channel)
+    harness.worker("a").run_pending()
+    harness.change("deploy:1", channel)
+    harness.gate["armed"] = threading.Event()
+
+    # Worker A renders v2 and is held inside chat.update, holding the render lease.
+    thread = threading.Thread(target=harness.worker("a").run_pending, kwargs={"max_jobs": 1})
+    thread.start()
+    assert harness.gate["entered"].wait(timeout=30)
+    harness.change("deploy:1", channel)
+    assert harness.worker("b").run_pending() == 1
+    job = harness.job("deploy:1", 3)
+    assert (job.state, job.attempts) == ("pending", 0)  # another render holds the message
+
+    harness.gate["proceed"].set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    # A saw v3 arrive while it worked and rendered it too, after v2, in the same job.
+    assert harness.texts("chat.update") == ["deploy:1 v2", "deploy:1 v3"]
+    assert harness.message("deploy:1").rendered_version == 3
+
+    harness.clock.advance(seconds=2)
+    assert harness.worker("b").run_pending() == 1
+    assert harness.job("deploy:1", 3).state == "succeeded"
+    assert len(harness.fake.calls_to("chat.update")) == 2
+    assert [m["text"] for m in harness.fake.messages(channel)] == ["deploy:1 v3"]
+
+
+def test_registry_picks_the_longest_prefix() -> None:
+    registry = RendererRegistry()
+    registry.register("deploy:", render_view)
+    registry.register("deploy:approval:", lambda _s, _k: None)
+    assert registry.resolve("deploy:7") is render_view
+    assert registry.resolve("deploy:approval:7") is not render_view
+    assert registry.resolve("incident:7") is None
+    with pytest.raises(ValueError):
+        registry.register("deploy:", render_view)

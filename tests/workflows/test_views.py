@@ -1,0 +1,173 @@
+"""Message views on both databases: render requests, render leases, channel pacing."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from workflows import jobs, views
+from workflows.clock import FakeClock
+from workflows.store.db import Database
+from workflows.store.models import SlackMessage
+
+LEASE = timedelta(seconds=30)
+
+
+def _request(database: Database, clock: FakeClock, key: str = "deploy:1", **kw: str) -> int:
+    with database.transaction() as session:
+        message = views.request_render(
+            session=session, clock=clock, view_key=key, channel=kw.get("channel", "C1")
+        )
+        return message.desired_version
+
+
+def _message(database: Database, key: str = "deploy:1") -> SlackMessage:
+    message = views.load_message(database=database, view_key=key)
+    assert message is not None
+    return message
+
+
+def test_each_change_bumps_the_version_and_enqueues_one_render(
+    database: Database, clock: FakeClock
+) -> None:
+    assert _request(database, clock) == 1
+    assert _request(database, clock, channel="C-other") == 2
+    message = _message(database)
+    assert (message.channel, message.desired_version, message.rendered_version) == ("C1", 2, 0)
+    with database.session() as session:
+        queued = jobs.list_jobs(session=session, kind="render")
+    assert sorted(job.idempotency_key for job in queued) == [
+        "render:deploy:1:1",
+        "render:deploy:1:2",
+    ]
+    assert {job.max_attempts for job in queued} == {views.RENDER_MAX_ATTEMPTS}
+    assert all(job.payload == {"view_key": "deploy:1"} for job in queued)
+
+
+def test_request_render_rides_in_the_callers_transaction(
+    database: Database, clock: FakeClock
+) -> None:
+    with pytest.raises(RuntimeError), database.transaction() as session:
+        views.request_render(session=session, clock=clock, view_key="k", channel="C1")
+        raise RuntimeError("the change failed")
+    assert views.load_message(database=database, view_key="k") is None
+    with database.session() as session:
+        assert jobs.list_jobs(session=session) == []
+
+
+def test_concurrent_requests_for_a_new_view_make_one_row(
+    database: Database, clock: FakeClock
+) -> None:
+    versions: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def request() -> None:
+        barrier.wait()
+        versions.append(_request(database, clock, "incident:7"))
+
+    threads = [threading.Thread(target=request) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(versions) == [1, 2, 3, 4]
+    assert _message(database, "incident:7").desired_version == 4
+
+
+def test_render_lease_is_exclusive_until_it_expires(database: Database, clock: FakeClock) -> None:
+    _request(database, clock)
+    args = {"database": database, "clock": clock, "view_key": "deploy:1", "lease": LEASE}
+    held = views.acquire_render(**args, owner="A")
+    assert held is not None and held.render_owner == "A"
+    assert views.acquire_render(**args, owner="B") is None
+    assert views.acquire_render(**args, owner="A") is not None  # the owner may extend
+
+    clock.advance(seconds=31)
+    assert views.acquire_render(**args, owner="B") is not None
+    record = {"database": database, "clock": clock, "view_key": "deploy:1", "version": 1}
+    assert views.record_rendered(**record, owner="A", ts="1.000") is False
+    assert views.release_render(database=database, view_key="deploy:1", owner="A") is False
+    assert views.record_rendered(**record, owner="B", ts="2.000") is True
+    assert views.release_render(database=database, view_key="deploy:1", owner="B") is True
+    message = _message(database)
+    assert (message.ts, message.rendered_version, message.render_owner) == ("2.000", 1, None)
+    assert views.acquire_render(**args, owner="A") is not None
+
+
+def test_acquire_render_of_an_unknown_view_is_none(database: Database, clock: FakeClock) -> None:
+    assert (
+        views.acquire_render(database=database, clock=clock, view_key="x", owner="A", lease=LEASE)
+        is None
+    )
+
+
+def test_post_started_keeps_the_earliest_start_until_rendered(
+    database: Database, clock: FakeClock
+) -> None:
+    _request(database, clock)
+    views.acquire_render(
+        database=database, clock=clock, view_key="deploy:1", owner="A", lease=LEASE
+    )
+    first = clock.now()
+    marker = {"database": database, "clock": clock, "view_key": "deploy:1", "owner": "A"}
+    assert views.mark_post_started(**marker)
+    clock.advance(seconds=5)
+    assert views.mark_post_started(**marker)
+    assert _message(database).post_started_at == first
+    assert views.record_rendered(**marker, version=1, ts="9.1")
+    message = _message(database)
+    assert (message.post_started_at, message.ts) == (None, "9.1")
+    assert views.record_render_error(**marker, error="channel_not_found")
+    assert _message(database).last_error == "channel_not_found"
+
+
+def test_send_slots_are_spaced_per_channel(database: Database, clock: FakeClock) -> None:
+    start = clock.now()
+    slots = [
+        views.reserve_send_slot(database=database, clock=clock, channel="C1") for _ in range(5)
+    ]
+    assert slots == [start + timedelta(seconds=n) for n in range(5)]
+    # Another channel has its own pace.
+    assert views.reserve_send_slot(database=database, clock=clock, channel="C2") == start
+    # An idle channel's slot is now, not in the past.
+    clock.advance(minutes=1)
+    assert views.reserve_send_slot(database=database, clock=clock, channel="C1") == clock.now()
+
+
+def test_a_far_slot_is_not_reserved(database: Database, clock: FakeClock) -> None:
+    pace = {"database": database, "clock": clock, "channel": "C1"}
+    for _ in range(3):
+        views.reserve_send_slot(**pace, max_wait=timedelta(seconds=5))
+    with pytest.raises(views.ChannelBusy) as busy:
+        views.reserve_send_slot(**pace, max_wait=timedelta(seconds=1.5))
+    assert busy.value.at == clock.now() + timedelta(seconds=3)
+    assert views.reserve_send_slot(**pace) == clock.now() + timedelta(seconds=3)
+
+
+def test_concurrent_slot_reservations_never_collide(database: Database, clock: FakeClock) -> None:
+    slots: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def reserve() -> None:
+        barrier.wait()
+        for _ in range(5):
+            slots.append(views.reserve_send_slot(database=database, clock=clock, channel="C1"))
+
+    threads = [threading.Thread(target=reserve) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(slots) == [clock.now() + timedelta(seconds=n) for n in range(20)]  # type: ignore[type-var]
+
+
+def test_push_back_holds_the_channel_and_never_pulls_it_forward(
+    database: Database, clock: FakeClock
+) -> None:
+    pace = {"database": database, "clock": clock, "channel": "C1"}
+    until = clock.now() + timedelta(seconds=30)
+    views.push_back_channel(**pace, until=until)
+    views.push_back_channel(**pace, until=clock.now() + timedelta(seconds=2))
+    assert views.reserve_send_slot(**pace) == until
