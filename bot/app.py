@@ -101,6 +101,11 @@ def _command_listener(
     def listener(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
         request = SlashCommand.from_payload(command, delivery_key=context.get("delivery_key", ""))
         reply = handler(request, deps)
+        if reply.modal is not None:
+            # trigger_id lives 3 s; the listener runs before the ack, well inside that.
+            deps.client.views_open(trigger_id=request.trigger_id, view=reply.modal)
+            ack()
+            return
         ack(**reply.as_response())
 
     return listener

@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.metrics import Metrics
 from bot.signature import is_valid_signature
@@ -59,7 +59,7 @@ def build_http_app(
     signing_secret: str,
     database: Database,
     metrics: Metrics,
-    extra_routes: list[Route] | None = None,
+    extra_routes: list[BaseRoute] | None = None,
     threads: int = 64,
 ) -> Starlette:
     async def slack_events(request: Request) -> Response:

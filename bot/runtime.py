@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 from bot.app import Registrar, build_bolt_app
 from bot.deps import Deps
@@ -14,6 +15,7 @@ from bot.scheduler import build_scheduler
 from bot.sender import RendererRegistry, make_render_handler
 from bot.settings import Settings
 from bot.slack_client import make_client
+from bot.wiring import Wiring, flows
 from bot.worker import Worker
 from workflows.clock import Clock, SystemClock
 from workflows.config import ShipbotConfig
@@ -51,13 +53,19 @@ class Runtime:
             config=config,
         )
         self.renderers = RendererRegistry()
+        self.wiring = Wiring(
+            deps=self.deps, renderers=self.renderers, state_dir=Path(settings.state_dir)
+        )
+        for wire in flows():
+            wire(self.wiring)
         self.worker = Worker(
             self.database,
             clock=self.clock,
             handlers={
                 "render": make_render_handler(
                     client_factory=lambda: self.client, registry=self.renderers
-                )
+                ),
+                **self.wiring.job_handlers,
             },
             threads=settings.worker_threads,
             on_job_finished=self.metrics.on_job_finished,
@@ -65,15 +73,20 @@ class Runtime:
         self.deps.worker = self.worker
         self.metrics.watch_jobs(self._job_counts)
         self.bolt = build_bolt_app(
-            self.deps, signing_secret=signing_secret, extra_registrars=extra_registrars
+            self.deps,
+            signing_secret=signing_secret,
+            extra_registrars=[*self.wiring.registrars, *extra_registrars],
         )
         self.http = build_http_app(
             bolt_app=self.bolt,
             signing_secret=signing_secret,
             database=self.database,
             metrics=self.metrics,
+            extra_routes=list(self.wiring.routes),
         )
         self.scheduler = build_scheduler(database=self.database, clock=self.clock)
+        for schedule in self.wiring.schedules:
+            schedule(self.scheduler)
         self._worker_running = False
 
     def _job_counts(self) -> dict[str, int]:

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         default=4, ge=1, le=64, validation_alias=_env("SHIPBOT_WORKER_THREADS")
     )
     log_level: str = Field(default="INFO", validation_alias=_env("SHIPBOT_LOG_LEVEL"))
+    state_dir: Path = Field(
+        default=Path("./.shipbot"),
+        validation_alias=_env("SHIPBOT_STATE_DIR"),
+        description="Local files: the command backend's run output and exit status.",
+    )
 
     @property
     def api_url(self) -> str:

@@ -8,9 +8,13 @@ from typing import Any, Literal
 
 @dataclass(frozen=True)
 class Reply:
+    """An answer to the person who asked. ``modal``, when set, is a view the edge opens
+    with the request's trigger_id (within Slack's 3-second window) instead of replying."""
+
     text: str
     blocks: list[dict[str, Any]] = field(default_factory=list)
     response_type: Literal["ephemeral", "in_channel"] = "ephemeral"
+    modal: dict[str, Any] | None = None
 
     def as_response(self) -> dict[str, Any]:
         body: dict[str, Any] = {"response_type": self.response_type, "text": self.text}
@@ -46,6 +50,71 @@ class SlashCommand:
             trigger_id=str(payload.get("trigger_id", "")),
             delivery_key=delivery_key,
         )
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button click as plain values."""
+
+    action_id: str
+    value: str
+    user_id: str
+    channel_id: str = ""
+    message_ts: str = ""
+    trigger_id: str = ""
+    delivery_key: str = ""
+
+    @classmethod
+    def from_payload(cls, body: dict[str, Any], *, delivery_key: str = "") -> Action:
+        action = (body.get("actions") or [{}])[0]
+        value = action.get("value")
+        if value is None:  # a select menu carries its choice here
+            value = (action.get("selected_option") or {}).get("value", "")
+        return cls(
+            action_id=str(action.get("action_id", "")),
+            value=str(value),
+            user_id=str((body.get("user") or {}).get("id", "")),
+            channel_id=str((body.get("channel") or {}).get("id", "")),
+            message_ts=str((body.get("message") or {}).get("ts", "")),
+            trigger_id=str(body.get("trigger_id", "")),
+            delivery_key=delivery_key,
+        )
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submitted modal as plain values: each input's value by its action_id."""
+
+    callback_id: str
+    user_id: str
+    values: dict[str, str]
+    private_metadata: str = ""
+    delivery_key: str = ""
+
+    @classmethod
+    def from_payload(cls, body: dict[str, Any], *, delivery_key: str = "") -> Submission:
+        view = body.get("view") or {}
+        values: dict[str, str] = {}
+        for block in ((view.get("state") or {}).get("values") or {}).values():
+            for action_id, element in (block or {}).items():
+                values[str(action_id)] = _element_value(element or {})
+        return cls(
+            callback_id=str(view.get("callback_id", "")),
+            user_id=str((body.get("user") or {}).get("id", "")),
+            values=values,
+            private_metadata=str(view.get("private_metadata", "")),
+            delivery_key=delivery_key,
+        )
+
+
+def _element_value(element: dict[str, Any]) -> str:
+    for key in ("value", "selected_user", "selected_channel", "selected_conversation"):
+        if element.get(key):
+            return str(element[key])
+    option = element.get("selected_option")
+    if isinstance(option, dict):
+        return str(option.get("value", ""))
+    return ""
 
 
 def escape(text: str) -> str:

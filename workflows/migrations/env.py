@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import workflows.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import workflows.store.all_models  # noqa: F401  (registers every table on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
 

@@ -1,0 +1,96 @@
+"""The protocol every deploy backend implements, and the values it exchanges.
+
+The deploy flow calls ``start`` exactly once per deploy (it marks the deploy started in
+the database first, so a crash can never lead to a second ``start``), stores the
+returned ``state`` on the deploy row, and then calls ``poll`` with that state, from any
+replica and after any restart, until a terminal status or the backend's timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """What to deploy: plain values copied from the deploy row."""
+
+    deploy_id: int
+    service: str
+    environment: str
+    version: str
+    requested_by: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Started:
+    """The backend accepted the deploy. ``state`` must be JSON-serialisable: it is all a
+    later ``poll``/``cancel`` (maybe in another process) gets to find the deploy again."""
+
+    state: Mapping[str, Any]
+    logs_url: str | None = None
+
+
+class Status(StrEnum):
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One poll's answer."""
+
+    status: Status
+    detail: str = ""  # one line for the deploy message ("2/3 tasks running")
+    state: Mapping[str, Any] | None = None  # replaces the stored state when not None
+    logs_url: str | None = None
+    output_tail: str | None = None  # recent output, already redacted
+    commit_at: datetime | None = None  # when the deployed change was committed, if known
+
+
+class BackendError(RuntimeError):
+    """The backend refused or failed in a way worth showing to people (message is safe)."""
+
+
+class DeployBackend(Protocol):
+    """A deploy system shipbot drives."""
+
+    name: str
+
+    def start(self, target: DeployTarget) -> Started:
+        """Begin the deploy. Raise ``BackendError`` if it was refused."""
+        ...
+
+    def poll(self, target: DeployTarget, state: Mapping[str, Any]) -> Progress:
+        """Where the deploy is now. Transient trouble (a timeout, a 5xx) raises; the flow
+        retries with backoff until the backend's ``timeout``."""
+        ...
+
+    def cancel(self, target: DeployTarget, state: Mapping[str, Any]) -> bool:
+        """Stop the deploy if the system allows it; False when it cannot be stopped."""
+        ...
+
+
+@dataclass
+class BackendPorts:
+    """The outside world a backend may use, injected (tests pass loopback servers).
+
+    ``http`` builds the httpx client a backend uses (its base URL comes from config);
+    ``aws_client`` builds a boto3 client for a service name and region (honouring
+    ``AWS_ENDPOINT_URL``, so moto works); ``state_dir`` is where the command backend
+    keeps each run's output and exit status so polling survives a restart."""
+
+    http: Callable[[], httpx.Client] = field(default=lambda: httpx.Client(timeout=10.0))
+    aws_client: Callable[[str, str | None], Any] | None = None
+    state_dir: Path = field(default_factory=lambda: Path(".shipbot") / "runs")
+    extra_env: Mapping[str, str] = field(default_factory=dict)

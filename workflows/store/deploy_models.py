@@ -1,0 +1,135 @@
+"""Tables of the deploy flow: deploys, their approval decisions, and locks.
+
+``Deploy.in_flight_key`` is ``"<service>:<environment>"`` while a deploy is not finished
+and NULL once it is; its unique index makes "one deploy in flight per service and
+environment" a property of the database, not of a check that two replicas could race.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from workflows.store.types import UTCDateTime
+
+
+def _utc(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class DeployState(StrEnum):
+    requested = "requested"  # written, policy passed, nothing started yet
+    awaiting_approval = "awaiting_approval"
+    approved = "approved"  # approvals complete; the start job is queued
+    running = "running"  # the backend accepted it; polling
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+    rejected = "rejected"
+    expired = "expired"  # the approval request outlived its TTL
+    rolled_back = "rolled_back"  # it had succeeded, then a later rollback replaced it
+
+
+TERMINAL_STATES = frozenset(
+    {
+        DeployState.succeeded,
+        DeployState.failed,
+        DeployState.cancelled,
+        DeployState.rejected,
+        DeployState.expired,
+        DeployState.rolled_back,
+    }
+)
+
+
+class DeployKind(StrEnum):
+    deploy = "deploy"
+    rollback = "rollback"  # asked for with /deploy rollback or the Roll back button
+    auto_rollback = "auto_rollback"  # started by shipbot after a failed health check
+
+
+class Deploy(SQLModel, table=True):
+    __tablename__ = "deploys"
+    __table_args__ = (
+        Index("ix_deploys_service_env_requested", "service", "environment", "requested_at"),
+        Index("ix_deploys_requested_at", "requested_at"),
+        Index("ix_deploys_finished_at", "finished_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    service: str
+    environment: str
+    version: str
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    kind: str = Field(default=DeployKind.deploy)
+    rollback_of: int | None = Field(default=None, description="The deploy this one replaces.")
+    state: str = Field(default=DeployState.requested, index=True)
+    in_flight_key: str | None = Field(default=None, sa_column=Column(Text, unique=True))
+    requested_by: str
+    requested_at: datetime = _utc()
+    approvals_required: int = 0
+    approved_at: datetime | None = _utc(nullable=True)
+    expires_at: datetime | None = _utc(nullable=True)
+    started_at: datetime | None = _utc(nullable=True)
+    finished_at: datetime | None = _utc(nullable=True)
+    updated_at: datetime = _utc()
+    # Break-glass: the deploy went through a freeze window or a blocking incident.
+    override: bool = False
+    override_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    backend: str = ""
+    # What the backend needs to poll or cancel (run id, deployment id, pid, ...).
+    backend_state: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    logs_url: str | None = None
+    cancel_requested: bool = False
+    cancelled_by: str | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    output_tail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    health: str | None = None  # passed | failed | None (no check configured)
+    # When the change was committed, where the backend or request tells (DORA lead time).
+    commit_at: datetime | None = _utc(nullable=True)
+
+
+class ApprovalDecision(StrEnum):
+    approve = "approve"
+    reject = "reject"
+
+
+class DeployApproval(SQLModel, table=True):
+    """One approver's decision on one deploy. An approver counts once per deploy."""
+
+    __tablename__ = "deploy_approvals"
+    __table_args__ = (UniqueConstraint("deploy_id", "approver", name="uq_deploy_approver"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    deploy_id: int = Field(foreign_key="deploys.id", index=True)
+    approver: str
+    decision: str
+    # Bound to exactly what was asked for: a click on a stale request cannot approve more.
+    service: str
+    environment: str
+    version: str
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    decided_at: datetime = _utc()
+
+
+ALL_SERVICES = "*"
+
+
+class DeployLock(SQLModel, table=True):
+    """No deploys to ``environment`` (of ``service``, or of every service for ``*``)."""
+
+    __tablename__ = "deploy_locks"
+    __table_args__ = (UniqueConstraint("environment", "service", name="uq_deploy_lock"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    environment: str
+    service: str = ALL_SERVICES
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    locked_by: str
+    locked_at: datetime = _utc()

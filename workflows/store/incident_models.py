@@ -1,0 +1,69 @@
+"""Tables of the incident flow: incidents and their timelines.
+
+The incidents work owns this module and may add columns; the fields below are the ones
+deploy policy and reports rely on, so their names and meanings stay.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from workflows.store.types import UTCDateTime
+
+
+def _utc(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class IncidentStatus(StrEnum):
+    investigating = "investigating"
+    identified = "identified"
+    monitoring = "monitoring"
+    resolved = "resolved"
+
+
+class Incident(SQLModel, table=True):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_service_status", "service", "status"),
+        Index("ix_incidents_declared_at", "declared_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    severity: str  # SEV1..SEV4
+    status: str = Field(default=IncidentStatus.investigating)
+    service: str | None = Field(default=None, index=True)
+    declared_by: str
+    commander: str | None = None
+    comms: str | None = None
+    scribe: str | None = None
+    channel_id: str | None = None  # set once the channel exists
+    channel_name: str | None = None
+    declared_at: datetime = _utc()
+    acknowledged_at: datetime | None = _utc(nullable=True)  # first status update or ack
+    last_update_at: datetime | None = _utc(nullable=True)
+    resolved_at: datetime | None = _utc(nullable=True)
+    summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Set when an alert group declared it (auto-declare), so it happens once per group.
+    source_alert_group: str | None = Field(default=None, sa_column=Column(Text, unique=True))
+    updated_at: datetime = _utc()
+
+
+class IncidentEvent(SQLModel, table=True):
+    """One line of an incident's timeline."""
+
+    __tablename__ = "incident_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    at: datetime = _utc()
+    actor: str
+    kind: str  # declared, status, severity, assign, note, alert, resolved, ...
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
