@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from workflows.clock import Clock, SystemClock
+
 
 @dataclass(frozen=True)
 class DeployTarget:
@@ -62,6 +64,14 @@ class BackendError(RuntimeError):
     """The backend refused or failed in a way worth showing to people (message is safe)."""
 
 
+class TransientBackendError(RuntimeError):
+    """Trouble worth retrying (an HTTP 5xx, 408 or 429, a rate limit).
+
+    Deliberately *not* a ``BackendError``: like a timeout or a dropped connection it tells
+    the flow to retry with backoff (until the backend's ``timeout``) instead of failing the
+    deploy. The message is redacted and safe to log."""
+
+
 class DeployBackend(Protocol):
     """A deploy system shipbot drives."""
 
@@ -87,10 +97,14 @@ class BackendPorts:
 
     ``http`` builds the httpx client a backend uses (its base URL comes from config);
     ``aws_client`` builds a boto3 client for a service name and region (honouring
-    ``AWS_ENDPOINT_URL``, so moto works); ``state_dir`` is where the command backend
-    keeps each run's output and exit status so polling survives a restart."""
+    ``AWS_ENDPOINT_URL``, so moto works; ``None`` means a plain boto3 client);
+    ``state_dir`` is where the command backend keeps each run's output and exit status so
+    polling survives a restart; ``extra_env`` is added to the command backend's
+    environment; ``clock`` is the time backends record and compare (dispatch times,
+    request signatures)."""
 
     http: Callable[[], httpx.Client] = field(default=lambda: httpx.Client(timeout=10.0))
     aws_client: Callable[[str, str | None], Any] | None = None
     state_dir: Path = field(default_factory=lambda: Path(".shipbot") / "runs")
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    clock: Clock = field(default_factory=SystemClock)

@@ -1,0 +1,49 @@
+"""``build_backend``: the deploy backend for a service's ``deploy`` config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workflows.backends.argocd import ArgoCDDeployBackend
+from workflows.backends.aws_codedeploy import AwsCodeDeployDeployBackend
+from workflows.backends.aws_codepipeline import AwsCodePipelineDeployBackend
+from workflows.backends.aws_ecs import AwsEcsDeployBackend
+from workflows.backends.aws_lambda import AwsLambdaDeployBackend
+from workflows.backends.base import BackendPorts, DeployBackend
+from workflows.backends.command import CommandDeployBackend
+from workflows.backends.github_actions import GithubActionsDeployBackend
+from workflows.backends.webhook import WebhookDeployBackend
+from workflows.config_backends import (
+    ArgoCDBackend,
+    AwsCodeDeployBackend,
+    AwsCodePipelineBackend,
+    AwsEcsBackend,
+    AwsLambdaBackend,
+    CommandBackend,
+    GithubActionsBackend,
+    WebhookBackend,
+)
+from workflows.config_backends import DeployBackend as DeployBackendConfig
+
+IMPLEMENTATIONS: dict[type[Any], type[Any]] = {
+    CommandBackend: CommandDeployBackend,
+    WebhookBackend: WebhookDeployBackend,
+    GithubActionsBackend: GithubActionsDeployBackend,
+    ArgoCDBackend: ArgoCDDeployBackend,
+    AwsEcsBackend: AwsEcsDeployBackend,
+    AwsLambdaBackend: AwsLambdaDeployBackend,
+    AwsCodeDeployBackend: AwsCodeDeployDeployBackend,
+    AwsCodePipelineBackend: AwsCodePipelineDeployBackend,
+}
+
+
+def build_backend(config: DeployBackendConfig, *, ports: BackendPorts) -> DeployBackend:
+    """The backend ``config`` describes, talking to the outside world through ``ports``.
+
+    Cheap (no network): build one per job. Secrets in ``config`` are registered for
+    redaction here."""
+    implementation = IMPLEMENTATIONS.get(type(config))
+    if implementation is None:
+        raise TypeError(f"no deploy backend for {type(config).__name__}")
+    backend: DeployBackend = implementation(config, ports=ports)
+    return backend
