@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot.metrics import Metrics
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
+from workflows.deploys.directory import Directory, NoDirectory
 from workflows.store.db import Database
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ class Deps:
     metrics: Metrics
     config: ShipbotConfig | None = None
     worker: Worker | None = None
+    directory: Directory = field(default_factory=NoDirectory)
 
     def wake_worker(self) -> None:
         """Work was enqueued: wake an idle worker thread instead of waiting for its poll."""

@@ -181,12 +181,14 @@ class _Render:
         """Bring Slack to the stored state once; the reloaded row, or None if the render
         lease was lost (the new owner carries on)."""
         version = message.desired_version
+        self.channel = message.channel  # a DM's channel changes from user id to D... once
         renderer = self.registry.resolve(self.view_key)
         if renderer is None:
             raise PermanentJobError(f"no renderer registered for view {self.view_key!r}")
         with self.database.session() as session:
             rendered = renderer(session, self.view_key)
         ts = message.ts
+        posted_in: str | None = None
         if rendered is not None:
             if ts is None and message.post_started_at is not None:
                 ts = self._adopt_earlier_post(message)
@@ -195,8 +197,8 @@ class _Render:
                 ts = self._update(ts, rendered)
             if ts is None:
                 views.mark_post_started(**self._owned())
-                ts = self._post(message, rendered)
-        if not views.record_rendered(**self._owned(), version=version, ts=ts):
+                ts, posted_in = self._post(message, rendered)
+        if not views.record_rendered(**self._owned(), version=version, ts=ts, channel=posted_in):
             log.warning("render of %s: lease lost before recording v%s", self.view_key, version)
             return None
         return self._acquire()
@@ -212,7 +214,7 @@ class _Render:
     def _metadata(self) -> dict[str, Any]:
         return {"event_type": VIEW_EVENT_TYPE, "event_payload": {"view_key": self.view_key}}
 
-    def _post(self, message: SlackMessage, rendered: RenderedMessage) -> str:
+    def _post(self, message: SlackMessage, rendered: RenderedMessage) -> tuple[str, str | None]:
         response = self.client.chat_postMessage(
             channel=message.channel,
             text=rendered.text,
@@ -223,7 +225,8 @@ class _Render:
             unfurl_media=rendered.unfurl,
         )
         log.info("posted %s to %s as %s", self.view_key, message.channel, response["ts"])
-        return str(response["ts"])
+        channel = response.get("channel")
+        return str(response["ts"]), str(channel) if channel else None
 
     def _update(self, ts: str, rendered: RenderedMessage) -> str | None:
         """Update in place; None if Slack no longer has the message (post it anew)."""

@@ -1,16 +1,316 @@
-"""`/deploy`: deploys and approvals. This release answers help only; the deploy flow
-(request, approve, run, roll back) arrives with the deploys workflow."""
+"""`/deploy`: parse what was typed into plain values, call one deploy flow, render."""
 
 from __future__ import annotations
 
-from commands.dispatch import CommandSpec, Usage
+import re
+from typing import Any
+
+from commands import deploy_modals
+from commands.dispatch import CommandSpec, Usage, render_help
+from commands.reply import Reply, SlashCommand, context, escape, header, quote_input, section
+from workflows.config import ShipbotConfig
+from workflows.deploys import queries
+from workflows.deploys.decisions import cancel
+from workflows.deploys.followups import rollback
+from workflows.deploys.locks import lock, unlock
+from workflows.deploys.policy import Verdict, evaluate, resolve_target
+from workflows.deploys.requests import DeployAsk, Ports, request_deploy
+from workflows.errors import UserError
+from workflows.store.deploy_models import Deploy
+
+VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+/-]{0,127}")
+BREAK_GLASS = "--break-glass"
+REQUEST_USAGE = "/deploy <service> <version> [to] <environment> [reason...]"
+
+
+def ports_of(deps: Any) -> Ports:
+    if deps.config is None:
+        raise UserError("shipbot has no config loaded, so it cannot deploy anything.")
+    return Ports(clock=deps.clock, config=deps.config, directory=deps.directory)
+
+
+def check_version(version: str) -> str:
+    if not VERSION_RE.fullmatch(version):
+        raise UserError(
+            f"`{quote_input(version)}` is not a version I can deploy.",
+            hint="Versions are letters, digits and . _ + / - (up to 128), e.g. `1.4.2`.",
+        )
+    return version
+
+
+def _request(command: SlashCommand, deps: Any) -> Reply:
+    words = command.words
+    if len(words) < 3:
+        raise UserError("That deploy is missing something.", hint=f"Usage: `{REQUEST_USAGE}`")
+    service, version, rest = words[0], words[1], words[2:]
+    if rest[0].lower() == "to":
+        rest = rest[1:]
+    if not rest:
+        raise UserError("Which environment?", hint=f"Usage: `{REQUEST_USAGE}`")
+    environment, reason_words = rest[0], rest[1:]
+    break_glass = BREAK_GLASS in reason_words
+    reason = " ".join(w for w in reason_words if w != BREAK_GLASS)
+    ports = ports_of(deps)
+    resolve_target(config=ports.config, service=service, environment=environment)
+    with deps.database.transaction() as session:
+        deploy = request_deploy(
+            session=session,
+            ports=ports,
+            ask=DeployAsk(
+                service=service,
+                environment=environment,
+                version=check_version(version),
+                user=command.user_id,
+                reason=reason,
+                break_glass=break_glass,
+                channel=command.channel_id,
+                delivery_key=command.delivery_key,
+            ),
+        )
+        answer = accepted(deploy)
+    deps.wake_worker()
+    return answer
+
+
+def accepted(deploy: Deploy) -> Reply:
+    if deploy.approvals_required:
+        text = (
+            f"Deploy #{deploy.id} of {deploy.service} {deploy.version} to {deploy.environment} "
+            f"is waiting for {deploy.approvals_required} approval(s); the request is in "
+            f"<#{deploy.approvals_channel}>."
+        )
+    else:
+        text = (
+            f"Deploy #{deploy.id} of {deploy.service} {deploy.version} to {deploy.environment} "
+            f"is starting; follow it in <#{deploy.channel}>."
+        )
+    if deploy.override:
+        text += " :rotating_light: Break-glass override recorded in the audit log."
+    return Reply(text=text)
+
+
+def render_verdict(verdict: Verdict) -> Reply:
+    marks = {True: ":white_check_mark:", False: ":no_entry:"}
+    lines = [f"{marks[c.ok]} *{c.name.replace('_', ' ')}*: {c.detail}" for c in verdict.checks]
+    if verdict.allowed:
+        summary = f"<@{verdict.user}> can deploy {verdict.service} to {verdict.environment} now."
+    elif verdict.allowed_with_break_glass:
+        summary = "Blocked, but you may override with `--break-glass <reason>` (audited)."
+    else:
+        summary = f"<@{verdict.user}> cannot deploy {verdict.service} to {verdict.environment} now."
+    blocks = [
+        header(f"Deploying {verdict.service} to {verdict.environment}"),
+        section("\n".join(lines)),
+        context(summary),
+    ]
+    return Reply(text=summary + "\n" + "\n".join(lines), blocks=blocks)
+
+
+def _explain(command: SlashCommand, deps: Any) -> Reply:
+    words = command.words[1:]
+    if len(words) != 2:
+        raise UserError("Explain what?", hint="Usage: `/deploy explain <service> <environment>`")
+    ports = ports_of(deps)
+    with deps.database.read_session() as session:
+        verdict = evaluate(
+            session=session,
+            clock=ports.clock,
+            config=ports.config,
+            directory=ports.directory,
+            user=command.user_id,
+            service=words[0],
+            environment=words[1],
+        )
+    return render_verdict(verdict)
+
+
+def _line(deploy: Deploy) -> str:
+    state = deploy.state.replace("_", " ")
+    when = f"{deploy.requested_at:%Y-%m-%d %H:%M}"
+    override = " :rotating_light:" if deploy.override else ""
+    return (
+        f"#{deploy.id} `{escape(deploy.version)}` → {deploy.environment}: *{state}*{override} "
+        f"· <@{deploy.requested_by}> · {when} UTC"
+    )
+
+
+def _status(command: SlashCommand, deps: Any) -> Reply:
+    config: ShipbotConfig = ports_of(deps).config
+    words = command.words[1:]
+    services = [words[0]] if words else sorted(config.services)
+    lines = []
+    with deps.database.read_session() as session:
+        for service in services:
+            if service not in config.services:
+                resolve_target(config=config, service=service, environment="")  # raises
+            for environment in config.environments_for(service):
+                current = queries.current_release(
+                    session=session, service=service, environment=environment
+                )
+                running = queries.in_flight(
+                    session=session, service=service, environment=environment
+                )
+                locks = queries.locks_for(session=session, service=service, environment=environment)
+                parts = [f"*{service}* in *{environment}*: "]
+                parts.append(f"`{escape(current.version)}`" if current else "nothing deployed")
+                if running:
+                    parts.append(f" · in flight: {_line(running)}")
+                if locks:
+                    parts.append(f" · :lock: locked by <@{locks[0].locked_by}>: {locks[0].reason}")
+                lines.append("".join(parts))
+    text = "\n".join(lines) or "No services configured."
+    return Reply(text=text, blocks=[section(text[:2900])])
+
+
+def _history(command: SlashCommand, deps: Any) -> Reply:
+    words = command.words[1:]
+    if not words:
+        raise UserError("History of which service?", hint="`/deploy history <service> [env]`")
+    config = ports_of(deps).config
+    environment = words[1] if len(words) > 1 else None
+    first_env = config.ordered_environments()[0] if config.environments else ""
+    resolve_target(config=config, service=words[0], environment=environment or first_env)
+    with deps.database.read_session() as session:
+        rows = queries.history(session=session, service=words[0], environment=environment)
+        text = "\n".join(_line(d) for d in rows) or f"No deploys of {words[0]} yet."
+    return Reply(text=text, blocks=[section(text[:2900])])
+
+
+def _rollback(command: SlashCommand, deps: Any) -> Reply:
+    words = command.words[1:]
+    usage = "`/deploy rollback <service> <environment> [to <version>]`"
+    version = None
+    if len(words) == 4 and words[2].lower() == "to":
+        version = check_version(words[3])
+    elif len(words) != 2:
+        raise UserError("Roll back what?", hint=f"Usage: {usage}")
+    with deps.database.transaction() as session:
+        deploy = rollback(
+            session=session,
+            ports=ports_of(deps),
+            service=words[0],
+            environment=words[1],
+            version=version,
+            user=command.user_id,
+            channel=command.channel_id,
+            delivery_key=command.delivery_key,
+        )
+        answer = accepted(deploy)
+    deps.wake_worker()
+    return answer
+
+
+def deploy_id_of(text: str) -> int:
+    cleaned = text.lstrip("#")
+    if not cleaned.isdigit():
+        raise UserError(
+            f"`{quote_input(text)}` is not a deploy id.", hint="e.g. `/deploy cancel 12`"
+        )
+    return int(cleaned)
+
+
+def _cancel(command: SlashCommand, deps: Any) -> Reply:
+    words = command.words[1:]
+    if len(words) != 1:
+        raise UserError("Cancel which deploy?", hint="Usage: `/deploy cancel <id>`")
+    with deps.database.transaction() as session:
+        deploy = cancel(
+            session=session,
+            ports=ports_of(deps),
+            deploy_id=deploy_id_of(words[0]),
+            user=command.user_id,
+            delivery_key=command.delivery_key,
+        )
+        state = "cancelling" if deploy.state == "running" else deploy.state
+    deps.wake_worker()
+    return Reply(text=f"Deploy #{deploy.id}: {state}.")
+
+
+def _lock(command: SlashCommand, deps: Any) -> Reply:
+    words = command.words[1:]
+    if len(words) < 2:
+        raise UserError(
+            "Lock needs a reason.", hint="Usage: `/deploy lock <env> [service] <reason>`"
+        )
+    ports = ports_of(deps)
+    service = words[1] if words[1] in ports.config.services else None
+    reason = " ".join(words[2:] if service else words[1:])
+    with deps.database.transaction() as session:
+        lock(
+            session=session,
+            ports=ports,
+            environment=words[0],
+            service=service,
+            reason=reason,
+            user=command.user_id,
+            delivery_key=command.delivery_key,
+        )
+    scope = f"{service} in {words[0]}" if service else words[0]
+    return Reply(text=f":lock: {scope} is locked: {escape(reason)}", response_type="in_channel")
+
+
+def _unlock(command: SlashCommand, deps: Any) -> Reply:
+    words = command.words[1:]
+    if len(words) not in (1, 2):
+        raise UserError("Unlock what?", hint="Usage: `/deploy unlock <env> [service]`")
+    service = words[1] if len(words) == 2 else None
+    with deps.database.transaction() as session:
+        unlock(
+            session=session,
+            ports=ports_of(deps),
+            environment=words[0],
+            service=service,
+            user=command.user_id,
+            delivery_key=command.delivery_key,
+        )
+    scope = f"{service} in {words[0]}" if service else words[0]
+    return Reply(text=f":unlock: {scope} is unlocked.", response_type="in_channel")
+
 
 SPEC = CommandSpec(
     name="/deploy",
-    purpose=(
-        "Deploy a service from Slack, with approvals, locks and freeze windows from the "
-        "config. Deploy requests are not enabled in this release of shipbot yet."
+    purpose="Deploy a service from Slack, with approvals, locks and freeze windows "
+    "from the config.",
+    usages=(
+        Usage(
+            REQUEST_USAGE, "ask for a deploy (add `--break-glass <reason>` to override a freeze)"
+        ),
+        Usage("/deploy", "open a form to ask for a deploy"),
+        Usage("/deploy status [service]", "what runs where, what is in flight, locks"),
+        Usage("/deploy history <service> [env]", "the last ten deploys"),
+        Usage(
+            "/deploy rollback <service> <env> [to <version>]", "deploy the previous good version"
+        ),
+        Usage("/deploy cancel <id>", "cancel a deploy that waits or runs"),
+        Usage("/deploy lock <env> [service] <reason>", "stop deploys there"),
+        Usage("/deploy unlock <env> [service]", "allow deploys again"),
+        Usage("/deploy explain <service> <env>", "why you can or cannot deploy there now"),
+        Usage("/deploy help", "this help"),
     ),
-    usages=(Usage("/deploy help", "this help"),),
-    handlers={},
+    handlers={
+        "status": _status,
+        "history": _history,
+        "rollback": _rollback,
+        "cancel": _cancel,
+        "lock": _lock,
+        "unlock": _unlock,
+        "explain": _explain,
+    },
 )
+
+
+def handle(command: SlashCommand, deps: Any) -> Reply:
+    """`/deploy ...`: a sub-command, help, a bare form, or a deploy request."""
+    words = command.words
+    if not words:
+        return Reply(
+            text="Opening the deploy form…",
+            modal=deploy_modals.request_modal(ports_of(deps).config),
+        )
+    sub = words[0].lower()
+    if sub in ("help", "-h", "--help", "?"):
+        return render_help(SPEC)
+    handler = SPEC.handlers.get(sub)
+    if handler is not None:
+        return handler(command, deps)
+    return _request(command, deps)

@@ -9,7 +9,7 @@ from commands import deploy, incident, shipbot
 from commands.reply import Reply, SlashCommand
 
 SLASH_COMMANDS: Mapping[str, Callable[[SlashCommand, Any], Reply]] = {
-    "/deploy": deploy.SPEC.dispatch,
+    "/deploy": deploy.handle,
     "/incident": incident.SPEC.dispatch,
     "/shipbot": shipbot.handle,
 }

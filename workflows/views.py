@@ -154,14 +154,25 @@ def mark_post_started(*, database: Database, clock: Clock, view_key: str, owner:
 
 
 def record_rendered(
-    *, database: Database, clock: Clock, view_key: str, owner: str, version: int, ts: str | None
+    *,
+    database: Database,
+    clock: Clock,
+    view_key: str,
+    owner: str,
+    version: int,
+    ts: str | None,
+    channel: str | None = None,
 ) -> bool:
     """Store the message's ``ts`` and the version Slack now shows; False if the render
-    lease was taken over meanwhile (the new owner's write wins)."""
+    lease was taken over meanwhile (the new owner's write wins). ``channel`` replaces the
+    stored one when Slack named another (a DM asked for by user id lives in a D channel,
+    and later updates must name that)."""
+    extra = {"channel": channel} if channel else {}
     return _update_owned(
         database,
         view_key,
         owner,
+        **extra,
         ts=ts,
         rendered_version=version,
         post_started_at=None,

@@ -70,8 +70,9 @@ def jobs_drained(runtime: Runtime) -> bool:
     return counts.get("pending", 0) == 0 and counts.get("running", 0) == 0
 
 
-def settings_for(database: Database, slack_url: str) -> Settings:
+def settings_for(database: Database, slack_url: str, state_dir: Path | None = None) -> Settings:
     return Settings(
+        SHIPBOT_STATE_DIR=str(state_dir or Path(".shipbot")),
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=slack_url,
@@ -82,11 +83,11 @@ def settings_for(database: Database, slack_url: str) -> Settings:
 
 
 @pytest.fixture
-def running_bot(database: Database, slack) -> Iterator[RunningBot]:  # type: ignore[no-untyped-def]
+def running_bot(database: Database, slack, tmp_path: Path) -> Iterator[RunningBot]:  # type: ignore[no-untyped-def]
     config = load_config(EXAMPLE_CONFIG)
     seed_workspace(slack, config)
     runtime = Runtime(
-        settings_for(database, slack.url),
+        settings_for(database, slack.url, tmp_path / "state"),
         config=config,
         database=database,
         upgrade_sqlite=False,

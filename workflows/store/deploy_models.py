@@ -71,6 +71,8 @@ class Deploy(SQLModel, table=True):
     in_flight_key: str | None = Field(default=None, sa_column=Column(Text, unique=True))
     requested_by: str
     requested_at: datetime = _utc()
+    channel: str = ""  # where its message lives (the deploys channel, else where it was asked)
+    approvals_channel: str = ""  # where its approval request lives
     approvals_required: int = 0
     approved_at: datetime | None = _utc(nullable=True)
     expires_at: datetime | None = _utc(nullable=True)

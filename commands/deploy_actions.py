@@ -1,0 +1,126 @@
+"""Buttons and forms of the deploy flow, as plain values in and plain answers out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands.deploy import accepted, check_version, deploy_id_of, ports_of
+from commands.deploy_modals import reject_modal
+from commands.reply import Action, Reply, Submission
+from workflows.deploys.decisions import cancel, decide
+from workflows.deploys.followups import rollback
+from workflows.deploys.policy import resolve_target
+from workflows.deploys.queries import get_deploy
+from workflows.deploys.requests import DeployAsk, request_deploy
+from workflows.errors import NotFound, UserError
+from workflows.store.deploy_models import ApprovalDecision
+
+
+def _bound(value: str) -> tuple[int, str]:
+    """A button value ``"<deploy id>:<version>"``: what the approver was shown."""
+    deploy_id, _, version = value.partition(":")
+    if not deploy_id.isdigit() or not version:
+        raise UserError("That button is not one shipbot made.")
+    return int(deploy_id), version
+
+
+def approve(action: Action, deps: Any) -> Reply | None:
+    deploy_id, version = _bound(action.value)
+    with deps.database.transaction() as session:
+        decide(
+            session=session,
+            ports=ports_of(deps),
+            deploy_id=deploy_id,
+            user=action.user_id,
+            decision=ApprovalDecision.approve,
+            version=version,
+            delivery_key=action.delivery_key,
+        )
+    deps.wake_worker()
+    return None
+
+
+def reject_clicked(action: Action, deps: Any) -> Reply | None:
+    deploy_id, version = _bound(action.value)
+    return Reply(text="Why reject?", modal=reject_modal(deploy_id, version))
+
+
+def reject_submitted(submission: Submission, deps: Any) -> dict[str, str] | None:
+    reason = submission.values.get("reason", "").strip()
+    if not reason:
+        return {"reason": "Say why, so the requester knows what to change."}
+    deploy_id, version = _bound(submission.private_metadata)
+    with deps.database.transaction() as session:
+        decide(
+            session=session,
+            ports=ports_of(deps),
+            deploy_id=deploy_id,
+            user=submission.user_id,
+            decision=ApprovalDecision.reject,
+            version=version,
+            reason=reason,
+            delivery_key=submission.delivery_key,
+        )
+    deps.wake_worker()
+    return None
+
+
+def cancel_clicked(action: Action, deps: Any) -> Reply | None:
+    with deps.database.transaction() as session:
+        cancel(
+            session=session,
+            ports=ports_of(deps),
+            deploy_id=deploy_id_of(action.value),
+            user=action.user_id,
+            delivery_key=action.delivery_key,
+        )
+    deps.wake_worker()
+    return None
+
+
+def rollback_clicked(action: Action, deps: Any) -> Reply | None:
+    with deps.database.transaction() as session:
+        shown = get_deploy(session=session, deploy_id=deploy_id_of(action.value))
+        if shown is None:
+            raise NotFound("That deploy no longer exists.")
+        deploy = rollback(
+            session=session,
+            ports=ports_of(deps),
+            service=shown.service,
+            environment=shown.environment,
+            user=action.user_id,
+            channel=action.channel_id,
+            delivery_key=action.delivery_key,
+        )
+        answer = accepted(deploy)
+    deps.wake_worker()
+    return answer
+
+
+def request_submitted(submission: Submission, deps: Any) -> dict[str, str] | None:
+    values = submission.values
+    ports = ports_of(deps)
+    try:
+        version = check_version(values.get("version", "").strip())
+    except UserError as error:
+        return {"version": error.message.replace("`", "")}
+    service, environment = resolve_target(
+        config=ports.config,
+        service=values.get("service", ""),
+        environment=values.get("environment", ""),
+    )
+    with deps.database.transaction() as session:
+        request_deploy(
+            session=session,
+            ports=ports,
+            ask=DeployAsk(
+                service=service,
+                environment=environment,
+                version=version,
+                user=submission.user_id,
+                reason=values.get("reason", "").strip(),
+                delivery_key=submission.delivery_key,
+            ),
+        )
+    deps.wake_worker()
+    return None

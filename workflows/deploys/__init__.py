@@ -1,0 +1,1 @@
+"""The deploy flow: policy, requests and approvals, locks, and running deploys."""

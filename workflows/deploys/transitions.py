@@ -1,0 +1,39 @@
+"""Guarded state changes of a deploy row (rule 2: ``UPDATE ... WHERE state = :expected``)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select, update
+
+from workflows.errors import NotFound
+from workflows.store.deploy_models import TERMINAL_STATES, Deploy
+
+
+def locked_deploy(*, session: Session, deploy_id: int) -> Deploy:
+    """The deploy row, locked until commit on PostgreSQL (SQLite's write transaction
+    already serialises), so two approvers' clicks are counted one after the other."""
+    deploy = session.exec(
+        select(Deploy).where(col(Deploy.id) == deploy_id).with_for_update()
+    ).first()
+    if deploy is None:
+        raise NotFound(f"There is no deploy #{deploy_id}.")
+    return deploy
+
+
+def transition(
+    *, session: Session, deploy: Deploy, expected: set[str], values: dict[str, object]
+) -> bool:
+    """Move ``deploy`` out of one of ``expected`` states (``UPDATE ... WHERE state IN``);
+    False if another transaction moved it first. Finishing clears the in-flight key."""
+    new_state = values.get("state")
+    if new_state in TERMINAL_STATES:
+        values = {"in_flight_key": None, **values}
+    result = session.exec(  # type: ignore[call-overload]
+        update(Deploy)
+        .where(col(Deploy.id) == deploy.id)
+        .where(col(Deploy.state).in_(sorted(expected)))
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        return False
+    session.refresh(deploy)
+    return True

@@ -1,0 +1,96 @@
+"""Which Slack messages show a deploy, and asking them to re-render (rule 3)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from workflows.clock import Clock
+from workflows.store.deploy_models import Deploy, DeployState
+from workflows.store.models import SlackMessage
+from workflows.views import request_render
+
+
+def deploy_view(deploy_id: int) -> str:
+    return f"deploy:{deploy_id}"
+
+
+def approval_view(deploy_id: int) -> str:
+    return f"approval:{deploy_id}"
+
+
+def approval_dm_view(deploy_id: int, user: str) -> str:
+    return f"approval:{deploy_id}:dm:{user}"
+
+
+def output_view(deploy_id: int) -> str:
+    return f"deploy-output:{deploy_id}"
+
+
+def reminder_view(deploy_id: int, number: int) -> str:
+    return f"deploy-reminder:{deploy_id}:{number}"
+
+
+def parse_view(view_key: str) -> tuple[str, int, str]:
+    """``(kind, deploy id, rest)`` of a deploy view key, e.g. ("approval", 7, "dm:U0BOB")."""
+    kind, _, rest = view_key.partition(":")
+    number, _, tail = rest.partition(":")
+    return kind, int(number), tail
+
+
+def show(
+    *, session: Session, clock: Clock, deploy: Deploy, approvers: frozenset[str] = frozenset()
+) -> None:
+    """Re-render every message of ``deploy``. ``approvers`` get a DM the first time an
+    approval is requested; after that their DMs are updated like the rest."""
+    assert deploy.id is not None
+    request_render(
+        session=session, clock=clock, view_key=deploy_view(deploy.id), channel=deploy.channel
+    )
+    if deploy.approvals_required == 0:
+        return
+    request_render(
+        session=session,
+        clock=clock,
+        view_key=approval_view(deploy.id),
+        channel=deploy.approvals_channel,
+    )
+    for user in sorted(approvers):
+        request_render(
+            session=session,
+            clock=clock,
+            view_key=approval_dm_view(deploy.id, user),
+            channel=user,  # a user id: Slack posts it in the bot's DM with them
+        )
+
+
+def dm_recipients(*, session: Session, deploy_id: int) -> list[str]:
+    """The approvers who were sent a DM about this deploy."""
+    prefix = f"{approval_view(deploy_id)}:dm:"
+    rows = session.exec(
+        select(SlackMessage.view_key).where(col(SlackMessage.view_key).startswith(prefix))
+    )
+    return sorted(key[len(prefix) :] for key in rows)
+
+
+def show_all(*, session: Session, clock: Clock, deploy: Deploy) -> None:
+    """Re-render the deploy and every approval message it already has (DMs included)."""
+    assert deploy.id is not None
+    show(session=session, clock=clock, deploy=deploy)
+    if deploy.approvals_required:
+        for user in dm_recipients(session=session, deploy_id=deploy.id):
+            request_render(
+                session=session,
+                clock=clock,
+                view_key=approval_dm_view(deploy.id, user),
+                channel=user,
+            )
+
+
+FINISHED_LABELS = {
+    DeployState.succeeded: "succeeded",
+    DeployState.failed: "failed",
+    DeployState.cancelled: "cancelled",
+    DeployState.rejected: "rejected",
+    DeployState.expired: "expired",
+    DeployState.rolled_back: "rolled back",
+}
