@@ -29,6 +29,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "conversations.history": "channels:history",
     "conversations.replies": "channels:history",
     "conversations.info": "channels:read",
+    "conversations.list": "channels:read",
     "conversations.create": "channels:manage",
     "conversations.invite": "channels:manage",
     "conversations.setTopic": "channels:manage",

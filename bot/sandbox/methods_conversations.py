@@ -85,6 +85,24 @@ def set_topic(state: SlackState, args: Args) -> dict[str, Any]:
     return {"channel": channel.to_api()}
 
 
+@METHODS.method("conversations.list")
+def list_conversations(state: SlackState, args: Args) -> dict[str, Any]:
+    """Channels of the requested ``types`` (default public); private ones only if the bot
+    is a member, as Slack shows them."""
+    types = set((args.get("types") or "public_channel").split(","))
+    channels = [
+        channel.to_api()
+        for channel in state.data.channels.values()
+        if channel.im_user is None
+        and (
+            ("private_channel" in types and channel.is_private and BOT_USER_ID in channel.members)
+            or ("public_channel" in types and not channel.is_private)
+        )
+    ]
+    page = _page(channels, args, default_limit=100)
+    return {"channels": page["messages"], "response_metadata": page["response_metadata"]}
+
+
 @METHODS.method("conversations.info")
 def info(state: SlackState, args: Args) -> dict[str, Any]:
     return {"channel": require_channel(state, args).to_api()}

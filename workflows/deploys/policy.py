@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
@@ -20,7 +20,7 @@ from workflows.config_types import format_duration
 from workflows.deploys import queries
 from workflows.deploys.directory import Directory, describe, is_member, members
 from workflows.errors import NotFound
-from workflows.store.incident_models import Incident, IncidentStatus
+from workflows.incidents.queries import blocking_incident
 
 
 @dataclass(frozen=True)
@@ -97,21 +97,6 @@ def is_guarded_environment(*, config: ShipbotConfig, environment: str) -> bool:
     """Incidents block deploys to the last stage of promotion (production)."""
     top = max(env.order for env in config.environments.values())
     return config.environments[environment].order == top
-
-
-def blocking_incident(*, session: Session, config: ShipbotConfig, service: str) -> Incident | None:
-    """An open incident on ``service`` of a severity that blocks deploys."""
-    severities = list(config.incidents.block_deploys_severities)
-    if not severities:
-        return None
-    return session.exec(
-        select(Incident)
-        .where(col(Incident.service) == service)
-        .where(col(Incident.status) != IncidentStatus.resolved)
-        .where(col(Incident.severity).in_(severities))
-        .order_by(col(Incident.declared_at).desc())
-        .limit(1)
-    ).first()
 
 
 def approvers_for(

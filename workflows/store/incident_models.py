@@ -53,6 +53,11 @@ class Incident(SQLModel, table=True):
     # Set when an alert group declared it (auto-declare), so it happens once per group.
     source_alert_group: str | None = Field(default=None, sa_column=Column(Text, unique=True))
     updated_at: datetime = _utc()
+    # When the commander is next reminded to post an update; a status update, a severity
+    # change or a snooze moves it, which makes the reminder job already queued stale.
+    reminder_due_at: datetime | None = _utc(nullable=True)
+    # The postmortem draft uploaded into the channel on resolve (uploaded once).
+    postmortem_file_id: str | None = None
 
 
 class IncidentEvent(SQLModel, table=True):

@@ -1,0 +1,11 @@
+"""The incident flow: declare, run and resolve incidents, and what other flows ask of it.
+
+- ``declare``: declaring (by a person or from an alert group) and the channel becoming ready;
+- ``changes``: status, severity, roles, notes and resolving;
+- ``reminders``: the update cadence (``incident.remind`` jobs) and snoozing it;
+- ``queries``: reads for other flows (deploy policy, alerts, reports) and the timeline;
+- ``effects``: the job kinds and views a change enqueues;
+- ``postmortem``: the Markdown draft uploaded on resolve.
+
+Nothing here talks to Slack: the Slack steps are job handlers in ``bot/incident_wiring.py``.
+"""

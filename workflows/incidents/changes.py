@@ -1,0 +1,305 @@
+"""Changes to a running incident: status, severity, roles, notes, resolving.
+
+Each change is one transaction: the guarded update, a timeline event, an audit entry, the
+card's re-render and whatever else it implies (announcement, topic, reminder, postmortem).
+A change that clashes with the stored state (resolved meanwhile) is a ``Conflict``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from workflows import audit
+from workflows.clock import Clock
+from workflows.config_models import ShipbotConfig
+from workflows.config_types import is_user_id
+from workflows.delivery import claim_delivery
+from workflows.errors import Conflict, UserError
+from workflows.incidents import effects
+from workflows.incidents.naming import parse_severity
+from workflows.incidents.queries import append_event, require_incident
+from workflows.incidents.reminders import schedule_reminder
+from workflows.jobs import enqueue
+from workflows.store.incident_models import Incident, IncidentEvent, IncidentStatus
+
+Role = Literal["commander", "comms", "scribe"]
+ROLES: tuple[Role, ...] = ("commander", "comms", "scribe")
+MAX_TEXT = 3000
+
+
+def _text(text: str, *, what: str, example: str) -> str:
+    text = text.strip()
+    if not text:
+        raise UserError(f"{what} needs a message.", hint=f"For example `{example}`.")
+    if len(text) > MAX_TEXT:
+        raise UserError(f"{what} is {len(text)} characters long; keep it to {MAX_TEXT}.")
+    return text
+
+
+def _open(session: Session, incident_id: int) -> Incident:
+    incident = require_incident(session=session, incident_id=incident_id)
+    if incident.status == IncidentStatus.resolved:
+        raise Conflict(
+            f"incident #{incident_id} is resolved",
+            hint="Declare a new incident if the problem is back.",
+        )
+    return incident
+
+
+def _guarded(session: Session, incident: Incident, **values: Any) -> None:
+    """``UPDATE ... WHERE status = <the status read>`` (rule 2): a concurrent resolve or
+    status change wins and this one is refused instead of overwriting it."""
+    result = session.exec(
+        update(Incident)
+        .where(col(Incident.id) == incident.id, col(Incident.status) == incident.status)
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"incident #{incident.id} changed meanwhile", hint="Try again.")
+    session.refresh(incident)
+
+
+def _begin(session: Session, clock: Clock, delivery_key: str, incident_id: int) -> Incident:
+    if delivery_key:
+        claim_delivery(session=session, clock=clock, key=delivery_key, source="slack")
+    return _open(session, incident_id)
+
+
+def _record(
+    session: Session,
+    clock: Clock,
+    incident: Incident,
+    *,
+    actor: str,
+    kind: str,
+    text: str,
+    data: dict[str, Any],
+    channel: str | None,
+) -> IncidentEvent:
+    event = append_event(
+        session=session,
+        incident=incident,
+        at=clock.now(),
+        actor=actor,
+        kind=kind,
+        text=text,
+        data=data,
+    )
+    audit.record(
+        session=session,
+        clock=clock,
+        actor=actor,
+        action=f"incident.{kind}",
+        target=f"incident:{incident.id}",
+        params={**data, "text": text, "event_id": event.id},
+        channel=channel,
+    )
+    effects.render_card(session=session, clock=clock, incident=incident)
+    return event
+
+
+def update_status(
+    *,
+    session: Session,
+    clock: Clock,
+    config: ShipbotConfig,
+    actor: str,
+    incident_id: int,
+    status: str,
+    message: str,
+    delivery_key: str = "",
+    channel: str | None = None,
+) -> Incident:
+    """Post a status update. The first one acknowledges the incident; ``resolved`` resolves
+    it (the message is the summary). A changed status is announced."""
+    try:
+        new_status = IncidentStatus(status.strip().lower())
+    except ValueError:
+        raise UserError(
+            f"{status!r} is not a status.",
+            hint=f"Use one of {', '.join(s.value for s in IncidentStatus)}.",
+        ) from None
+    if new_status == IncidentStatus.resolved:
+        return resolve(
+            session=session,
+            clock=clock,
+            config=config,
+            actor=actor,
+            incident_id=incident_id,
+            summary=message,
+            delivery_key=delivery_key,
+            channel=channel,
+        )
+    text = _text(message, what="A status update", example="/incident status identified bad config")
+    incident = _begin(session, clock, delivery_key, incident_id)
+    previous = incident.status
+    now = clock.now()
+    _guarded(
+        session,
+        incident,
+        status=new_status.value,
+        acknowledged_at=incident.acknowledged_at or now,
+        last_update_at=now,
+        updated_at=now,
+    )
+    event = _record(
+        session,
+        clock,
+        incident,
+        actor=actor,
+        kind="status",
+        text=text,
+        data={"from": previous, "to": new_status.value},
+        channel=channel,
+    )
+    if previous != new_status:
+        effects.announce(session=session, clock=clock, config=config, event=event)
+    schedule_reminder(session=session, clock=clock, config=config, incident=incident)
+    return incident
+
+
+def change_severity(
+    *,
+    session: Session,
+    clock: Clock,
+    config: ShipbotConfig,
+    actor: str,
+    incident_id: int,
+    severity: str,
+    delivery_key: str = "",
+    channel: str | None = None,
+) -> Incident:
+    """Raise or lower the severity; announced, and the reminder follows the new cadence."""
+    new = parse_severity(severity)
+    incident = _begin(session, clock, delivery_key, incident_id)
+    previous = incident.severity
+    if previous == new:
+        raise UserError(f"incident #{incident_id} is {new} already")
+    _guarded(session, incident, severity=new, updated_at=clock.now())
+    event = _record(
+        session,
+        clock,
+        incident,
+        actor=actor,
+        kind="severity",
+        text=f"{previous} → {new}",
+        data={"from": previous, "to": new},
+        channel=channel,
+    )
+    effects.announce(session=session, clock=clock, config=config, event=event)
+    effects.set_topic(session=session, clock=clock, incident=incident, reason=f"e{event.id}")
+    effects.invite(session=session, clock=clock, incident=incident, reason=f"e{event.id}")
+    schedule_reminder(session=session, clock=clock, config=config, incident=incident)
+    return incident
+
+
+def assign_role(
+    *,
+    session: Session,
+    clock: Clock,
+    actor: str,
+    incident_id: int,
+    role: str,
+    user: str,
+    delivery_key: str = "",
+    channel: str | None = None,
+) -> Incident:
+    """Make ``user`` the commander, comms lead or scribe (and invite them)."""
+    if role not in ROLES:
+        raise UserError(f"{role!r} is not a role.", hint=f"Use one of {', '.join(ROLES)}.")
+    if not is_user_id(user):
+        raise UserError("Pick a person (a Slack user) for the role.")
+    incident = _begin(session, clock, delivery_key, incident_id)
+    previous = getattr(incident, role)
+    if previous == user:
+        raise UserError(f"<@{user}> is the {role} already")
+    _guarded(session, incident, **{role: user, "updated_at": clock.now()})
+    event = _record(
+        session,
+        clock,
+        incident,
+        actor=actor,
+        kind="assign",
+        text=f"{role}: {user}",
+        data={"role": role, "user": user, "previous": previous},
+        channel=channel,
+    )
+    effects.invite(session=session, clock=clock, incident=incident, reason=f"e{event.id}")
+    if role == "commander":
+        effects.set_topic(session=session, clock=clock, incident=incident, reason=f"e{event.id}")
+    return incident
+
+
+def add_note(
+    *,
+    session: Session,
+    clock: Clock,
+    actor: str,
+    incident_id: int,
+    text: str,
+    delivery_key: str = "",
+    channel: str | None = None,
+) -> IncidentEvent:
+    """A line for the timeline (allowed after resolving too, for the postmortem)."""
+    text = _text(text, what="A note", example="/incident note rolled back web to 1.4.1")
+    if delivery_key:
+        claim_delivery(session=session, clock=clock, key=delivery_key, source="slack")
+    incident = require_incident(session=session, incident_id=incident_id)
+    incident.updated_at = clock.now()
+    session.add(incident)
+    return _record(
+        session, clock, incident, actor=actor, kind="note", text=text, data={}, channel=channel
+    )
+
+
+def resolve(
+    *,
+    session: Session,
+    clock: Clock,
+    config: ShipbotConfig,
+    actor: str,
+    incident_id: int,
+    summary: str,
+    delivery_key: str = "",
+    channel: str | None = None,
+) -> Incident:
+    """Close the incident: announced, the card shows it resolved without buttons, the
+    topic says so, reminders stop, and a postmortem draft is uploaded to the channel."""
+    summary = _text(summary, what="Resolving", example="/incident resolve cache config reverted")
+    incident = _begin(session, clock, delivery_key, incident_id)
+    previous = incident.status
+    now = clock.now()
+    _guarded(
+        session,
+        incident,
+        status=IncidentStatus.resolved.value,
+        resolved_at=now,
+        summary=summary,
+        acknowledged_at=incident.acknowledged_at or now,
+        last_update_at=now,
+        reminder_due_at=None,
+        updated_at=now,
+    )
+    event = _record(
+        session,
+        clock,
+        incident,
+        actor=actor,
+        kind="resolved",
+        text=summary,
+        data={"from": previous, "to": IncidentStatus.resolved.value},
+        channel=channel,
+    )
+    effects.announce(session=session, clock=clock, config=config, event=event)
+    effects.set_topic(session=session, clock=clock, incident=incident, reason="resolved")
+    enqueue(
+        session=session,
+        clock=clock,
+        kind=effects.POSTMORTEM,
+        payload={"incident_id": incident_id},
+        idempotency_key=f"incident:{incident_id}:postmortem",
+    )
+    return incident

@@ -1,0 +1,205 @@
+"""Declaring an incident (by a person or from an alert group) and its channel being ready.
+
+Declaring writes the incident, its first timeline event and the audit entry in one
+transaction, claims the Slack delivery in it, and enqueues the durable work: the channel
+(``incident.create_channel``, which in turn calls ``channel_ready``), the announcement and
+the first update reminder.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from workflows import audit
+from workflows.clock import Clock
+from workflows.config_models import ShipbotConfig
+from workflows.config_types import is_user_id
+from workflows.delivery import claim_delivery
+from workflows.errors import NotFound, UserError
+from workflows.incidents import effects
+from workflows.incidents.naming import parse_severity
+from workflows.incidents.queries import append_event, require_incident, timeline
+from workflows.incidents.reminders import SYSTEM_ACTOR, schedule_reminder
+from workflows.jobs import JobContext, PermanentJobError, enqueue
+from workflows.store.incident_models import Incident, IncidentStatus
+
+MAX_TITLE = 150
+
+
+def declare(
+    *,
+    session: Session,
+    clock: Clock,
+    config: ShipbotConfig,
+    actor: str,
+    severity: str,
+    title: str,
+    service: str | None = None,
+    delivery_key: str = "",
+    channel: str | None = None,
+    source_alert_group: str | None = None,
+) -> Incident:
+    """Declare an incident; its channel, card and announcement follow as jobs.
+
+    The declarer (a Slack user id) is the commander until someone else is assigned; an
+    incident declared by shipbot (``actor="shipbot"``) starts without one. ``service`` must
+    be configured, except for alert groups, whose labels may name anything."""
+    if delivery_key:
+        claim_delivery(session=session, clock=clock, key=delivery_key, source="slack")
+    severity_name = parse_severity(severity)
+    title = " ".join(title.split())
+    if not title:
+        raise UserError(
+            "An incident needs a title.",
+            hint="For example `/incident declare SEV2 web Checkout errors`.",
+        )
+    if len(title) > MAX_TITLE:
+        raise UserError(f"The title is {len(title)} characters long; keep it to {MAX_TITLE}.")
+    if service is not None and service not in config.services and source_alert_group is None:
+        known = ", ".join(sorted(config.services)) or "none configured"
+        raise NotFound(f"unknown service {service!r}", hint=f"Known services: {known}.")
+    now = clock.now()
+    incident = Incident(
+        title=title,
+        severity=severity_name,
+        status=IncidentStatus.investigating,
+        service=service,
+        declared_by=actor,
+        commander=actor if is_user_id(actor) else None,
+        declared_at=now,
+        last_update_at=now,
+        updated_at=now,
+        source_alert_group=source_alert_group,
+    )
+    session.add(incident)
+    session.flush()
+    assert incident.id is not None
+    event = append_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor=actor,
+        kind="declared",
+        text=title,
+        data={"severity": severity_name, "service": service},
+    )
+    audit.record(
+        session=session,
+        clock=clock,
+        actor=actor,
+        action="incident.declare",
+        target=f"incident:{incident.id}",
+        params={
+            "severity": severity_name,
+            "service": service,
+            "title": title,
+            "source_alert_group": source_alert_group,
+        },
+        channel=channel,
+    )
+    enqueue(
+        session=session,
+        clock=clock,
+        kind=effects.CREATE_CHANNEL,
+        payload={"incident_id": incident.id},
+        idempotency_key=f"incident:{incident.id}:create_channel",
+    )
+    effects.announce(session=session, clock=clock, config=config, event=event)
+    schedule_reminder(session=session, clock=clock, config=config, incident=incident)
+    return incident
+
+
+def record_channel_name(*, session: Session, incident_id: int, name: str) -> bool:
+    """Remember the name about to be asked of Slack, before asking (see the channel job).
+    False if the channel was stored meanwhile."""
+    result = session.exec(
+        update(Incident)
+        .where(col(Incident.id) == incident_id, col(Incident.channel_id).is_(None))
+        .values(channel_name=name)
+    )
+    return bool(result.rowcount == 1)
+
+
+def channel_owner(*, session: Session, channel_id: str) -> int | None:
+    """The incident that owns the Slack channel ``channel_id``, if any."""
+    query = select(Incident.id).where(col(Incident.channel_id) == channel_id)
+    return session.exec(query).first()
+
+
+def channel_ready(
+    *,
+    session: Session,
+    clock: Clock,
+    config: ShipbotConfig,
+    incident_id: int,
+    channel_id: str,
+    channel_name: str,
+) -> bool:
+    """Store the new channel and enqueue everything that needs it: invitations, topic,
+    the card (a view) and its pin, and the announcement again (now with the link).
+
+    Guarded by ``channel_id IS NULL``: False, changing nothing, if a channel was stored
+    already (a second run of the channel job)."""
+    now = clock.now()
+    stored = session.exec(
+        update(Incident)
+        .where(col(Incident.id) == incident_id, col(Incident.channel_id).is_(None))
+        .values(channel_id=channel_id, channel_name=channel_name, updated_at=now)
+    )
+    if stored.rowcount != 1:
+        return False
+    incident = require_incident(session=session, incident_id=incident_id)
+    session.refresh(incident)
+    effects.invite(session=session, clock=clock, incident=incident, reason="setup")
+    effects.set_topic(session=session, clock=clock, incident=incident, reason="setup")
+    effects.render_card(session=session, clock=clock, incident=incident)
+    enqueue(
+        session=session,
+        clock=clock,
+        kind=effects.PIN_CARD,
+        payload={"incident_id": incident_id},
+        idempotency_key=f"incident:{incident_id}:pin_card",
+    )
+    for event in timeline(session=session, incident_id=incident_id, kinds={"declared"}):
+        effects.announce(session=session, clock=clock, config=config, event=event)
+    return True
+
+
+def _by_alert_group(session: Session, group_key: str) -> Incident | None:
+    query = select(Incident).where(col(Incident.source_alert_group) == group_key)
+    return session.exec(query).first()
+
+
+def declare_from_alert(context: JobContext, *, config: ShipbotConfig) -> None:
+    """Handler of ``incident.declare_from_alert``: payload ``{"group_key", "severity",
+    "title", "service"}``. Declares once per alert group (the unique
+    ``source_alert_group``); a later job for the same group does nothing."""
+    payload = context.job.payload
+    group_key = payload.get("group_key")
+    if not isinstance(group_key, str) or not group_key:
+        raise PermanentJobError("incident.declare_from_alert needs a group_key")
+    service = payload.get("service")
+    title = str(payload.get("title") or f"Alert {group_key}")[:MAX_TITLE]
+    try:
+        with context.database.transaction() as session:
+            if _by_alert_group(session, group_key) is not None:
+                return
+            declare(
+                session=session,
+                clock=context.clock,
+                config=config,
+                actor=SYSTEM_ACTOR,
+                severity=str(payload.get("severity", "")),
+                title=title,
+                service=str(service) if service else None,
+                source_alert_group=group_key,
+            )
+    except UserError as error:
+        raise PermanentJobError(f"cannot declare from alert {group_key}: {error}") from error
+    except IntegrityError:
+        # Another worker declared for this group at the same moment; its incident stands.
+        with context.database.read_session() as session:
+            if _by_alert_group(session, group_key) is None:
+                raise
