@@ -86,12 +86,25 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_list.add_argument("--limit", type=int, default=50)
     jobs_retry = jobs_sub.add_parser("retry", help="run a dead job again")
     jobs_retry.add_argument("job_id", type=int)
+
+    report = sub.add_parser("report", help="scheduled reports: list them or run one now")
+    report_sub = report.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
+    report_sub.add_parser("list", help="the configured reports, their next and last runs")
+    report_run = report_sub.add_parser("run", help="compute a report now and post it")
+    report_run.add_argument("name", help="the report's name in the config")
+    report_run.add_argument("--dry-run", action="store_true", help="print it here, post nothing")
+    report_run.add_argument("--at", type=_parse_when, help="with --dry-run: as of this time")
+
+    from bot import cli_explain
+
+    cli_explain.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from bot import cli_commands as run
+    from bot import cli_explain, cli_reports
 
     handlers = {
         "serve": run.serve,
@@ -101,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": run.audit,
         "db": run.db,
         "jobs": run.jobs,
+        "report": cli_reports.report,
+        "explain": cli_explain.explain,
     }
     try:
         return handlers[args.command](args)

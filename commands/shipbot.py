@@ -1,4 +1,4 @@
-"""`/shipbot`: help and facts about the bot itself."""
+"""`/shipbot`: help, facts about the bot itself, and reports by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from typing import Any
 
 from commands import deploy, incident
 from commands.dispatch import CommandSpec, Usage
-from commands.reply import DIVIDER, Reply, SlashCommand, context, header, section
+from commands.reply import DIVIDER, Reply, SlashCommand, context, header, quote_input, section
+from commands.report_views import render_list
+from workflows.config import ShipbotConfig
+from workflows.delivery import claim_delivery
+from workflows.errors import UserError
+from workflows.reports import manual
 
 
 @cache  # reading package metadata costs about a millisecond: once per process is enough
@@ -35,14 +40,71 @@ def overview() -> Reply:
     return Reply(text="\n".join(text_lines), blocks=blocks)
 
 
+REPORT_USAGE = "`/shipbot report list` or `/shipbot report run <name>`"
+
+
+def _config(deps: Any) -> ShipbotConfig:
+    if deps.config is None:
+        raise UserError("shipbot has no config loaded, so it has no reports.")
+    config: ShipbotConfig = deps.config
+    return config
+
+
+def _report_list(deps: Any) -> Reply:
+    config = _config(deps)
+    with deps.database.read_session() as session:
+        listings = manual.list_reports(session=session, config=config, now=deps.clock.now())
+    text, blocks = render_list(listings)
+    return Reply(text=text, blocks=blocks)
+
+
+def _report_run(command: SlashCommand, deps: Any, name: str) -> Reply:
+    config = _config(deps)
+    with deps.database.transaction() as session:
+        if command.delivery_key:
+            claim_delivery(
+                session=session, clock=deps.clock, key=command.delivery_key, source="slack"
+            )
+        run = manual.run_now(
+            session=session,
+            clock=deps.clock,
+            config=config,
+            directory=getattr(deps, "directory", None),
+            report_name=name,
+            user=command.user_id,
+        )
+    deps.wake_worker()
+    return Reply(
+        text=f"Running report `{run.report_name}` now; it will appear in <#{run.channel}>."
+    )
+
+
+def _report(command: SlashCommand, deps: Any) -> Reply:
+    """`/shipbot report list` and `/shipbot report run <name>`."""
+    words = command.words[1:]
+    sub = words[0].lower() if words else "list"
+    if sub == "list" and len(words) <= 1:
+        return _report_list(deps)
+    if sub == "run" and len(words) == 2:
+        return _report_run(command, deps, words[1])
+    if sub == "run":
+        raise UserError("Run which report?", hint=f"Usage: {REPORT_USAGE}")
+    raise UserError(
+        f"`/shipbot report {quote_input(' '.join(words))}` is not something I can do.",
+        hint=f"Usage: {REPORT_USAGE}",
+    )
+
+
 SPEC = CommandSpec(
     name="/shipbot",
-    purpose="About the bot itself.",
+    purpose="About the bot itself, and its reports.",
     usages=(
         Usage("/shipbot help", "every shipbot command and what it does"),
         Usage("/shipbot version", "the running version"),
+        Usage("/shipbot report list", "the scheduled reports, with their next run"),
+        Usage("/shipbot report run <name>", "post a report now (approvers and break-glass)"),
     ),
-    handlers={"version": _version},
+    handlers={"version": _version, "report": _report},
 )
 
 

@@ -1,0 +1,161 @@
+"""Claiming a report's fire time, once across every replica (rule 2).
+
+Every replica's cron clock (APScheduler, in memory) notices the same fire time; each
+tries to insert the ``report_runs`` row for ``(report name, fire time)`` and the unique
+constraint lets exactly one through. The winner, in the same transaction, records the
+run in the audit log, moves the report's ``last_fire_time`` on and enqueues the durable
+``report.run`` job (idempotency key ``report:<name>:<fire time ISO>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from workflows import audit
+from workflows.clock import Clock
+from workflows.config import Report
+from workflows.jobs import enqueue
+from workflows.store.report_models import ReportRun, ReportSchedule, RunState, RunTrigger
+
+RUN_JOB_KIND = "report.run"
+CHART_JOB_KIND = "report.chart"
+AUDIT_ACTION = "report.run"
+SCHEDULER_ACTOR = "scheduler"
+
+
+def _insert(session: Session) -> Callable[..., Any]:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def run_job_key(report_name: str, fire_time: datetime) -> str:
+    """The idempotency key of the job that computes one run."""
+    return f"report:{report_name}:{fire_time.isoformat()}"
+
+
+def chart_job_key(run_id: int) -> str:
+    return f"report-chart:{run_id}"
+
+
+def view_key(run_id: int) -> str:
+    """The Slack message of one run (``request_render``)."""
+    return f"report:{run_id}"
+
+
+def ensure_schedule(*, session: Session, clock: Clock, report_name: str) -> ReportSchedule:
+    """The report's schedule row, created (registered now) on first sight."""
+    session.exec(
+        _insert(session)(ReportSchedule)
+        .values(report_name=report_name, registered_at=clock.now())
+        .on_conflict_do_nothing(index_elements=["report_name"])
+    )
+    query = select(ReportSchedule).where(col(ReportSchedule.report_name) == report_name)
+    schedule = session.exec(query.execution_options(populate_existing=True)).one()
+    return schedule
+
+
+def claim_run(
+    *,
+    session: Session,
+    clock: Clock,
+    report: Report,
+    channel: str,
+    fire_time: datetime,
+    trigger: RunTrigger,
+    requested_by: str,
+    claimed_by: str,
+) -> ReportRun | None:
+    """Claim ``fire_time`` of ``report``; the new run, or None if it was claimed before.
+
+    Everything happens in the caller's transaction (nothing is committed here). For an
+    audit checkpoint the anchor is taken here, from the audit entry of this very claim:
+    the posted head is the chain as of the claim, the claim's own entry included, so the
+    checkpoint anchors itself too.
+    """
+    now = clock.now()
+    table = ReportRun.__table__  # type: ignore[attr-defined]
+    statement = (
+        _insert(session)(ReportRun)
+        .values(
+            report_name=report.name,
+            kind=report.kind,
+            trigger=trigger.value,
+            fire_time=fire_time,
+            timezone=report.timezone,
+            channel=channel,
+            requested_by=requested_by,
+            claimed_by=claimed_by,
+            claimed_at=now,
+            state=RunState.claimed.value,
+            params={},
+        )
+        .on_conflict_do_nothing(index_elements=["report_name", "fire_time"])
+        .returning(table.c.id)
+    )
+    run_id = session.execute(statement).scalar_one_or_none()
+    if run_id is None:
+        return None
+    entry = audit.record(
+        session=session,
+        clock=clock,
+        actor=requested_by,
+        action=AUDIT_ACTION,
+        target=f"report:{report.name}",
+        params={
+            "run_id": run_id,
+            "kind": report.kind,
+            "fire_time": fire_time,
+            "trigger": trigger.value,
+        },
+        channel=channel,
+    )
+    params: dict[str, Any] = {}
+    if report.kind == "audit_checkpoint":
+        params = {"anchor_seq": entry.seq, "anchor_hash": entry.hash}
+    if trigger != RunTrigger.manual:
+        ensure_schedule(session=session, clock=clock, report_name=report.name)
+        session.exec(
+            update(ReportSchedule)
+            .where(
+                col(ReportSchedule.report_name) == report.name,
+                or_(
+                    col(ReportSchedule.last_fire_time).is_(None),
+                    col(ReportSchedule.last_fire_time) < fire_time,
+                ),
+            )
+            .values(last_fire_time=fire_time, last_run_id=run_id)
+        )
+    enqueue(
+        session=session,
+        clock=clock,
+        kind=RUN_JOB_KIND,
+        payload={"run_id": run_id},
+        idempotency_key=run_job_key(report.name, fire_time),
+    )
+    run = session.get(ReportRun, run_id)
+    assert run is not None
+    if params:
+        run.params = params
+        session.add(run)
+        session.flush()
+    return run
+
+
+def get_run(*, session: Session, run_id: int) -> ReportRun | None:
+    return session.get(ReportRun, run_id)
+
+
+def runs_of(*, session: Session, report_name: str, limit: int = 20) -> list[ReportRun]:
+    """The newest runs of one report first."""
+    query = (
+        select(ReportRun)
+        .where(col(ReportRun.report_name) == report_name)
+        .order_by(col(ReportRun.fire_time).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
