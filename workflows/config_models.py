@@ -172,6 +172,10 @@ class AlertSource(Section):
     secret: SecretStr | None = None
     secrets: list[SecretStr] = Field(default_factory=list, description="For rotation.")
     header: str | None = Field(default=None, description="Header carrying the token/signature.")
+    topics: list[str] = Field(
+        default_factory=list,
+        description="sns: accepted TopicArns; empty = any topic AWS signed (set this).",
+    )
 
     @model_validator(mode="after")
     def _credentials_for_auth(self) -> AlertSource:

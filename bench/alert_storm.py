@@ -1,0 +1,240 @@
+"""An alert storm: 10,000 alerts in 100 requests of 100, from several threads, through
+authenticated HTTP into the running app (Runtime + uvicorn + the loopback Slack fake),
+on SQLite and, when SHIPBOT_TEST_POSTGRES_URL is set, on PostgreSQL.
+
+Half the requests are Alertmanager webhooks (bearer token), half generic webhooks signed
+with HMAC-SHA256. The alerts fall into 20 groups (10 alert names x 2 services), routed
+to two channels. Prints, per database: seconds to accept every request, alerts/s, the
+rows and counts stored, Slack calls, the most messages one channel got in any second,
+and how long until Slack showed the final counts.
+
+    .venv/bin/python bench/alert_storm.py [--requests 100] [--per-request 100] [--threads 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from sqlalchemy import create_engine, text
+
+from bot.runtime import Runtime
+from bot.sandbox.seed import seed_workspace
+from bot.sandbox.slack_api import FakeSlackApi
+from bot.server_thread import ServerThread
+from bot.settings import Settings
+from workflows.config import ShipbotConfig, parse_config
+from workflows.jobs import counts_by_state
+from workflows.store.db import Database, normalise_url
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench-" + "t" * 16
+SECRET = "bench-" + "s" * 16
+NAMES = 10
+SERVICES = ("web", "api")  # web -> #alerts (route), api -> #incidents (default)
+
+
+def bench_config() -> ShipbotConfig:
+    data = yaml.safe_load((ROOT / "examples" / "shipbot.yaml").read_text(encoding="utf-8"))
+    data["alerts"]["sources"] = {
+        "alertmanager": {"auth": "bearer", "token": TOKEN},
+        "generic": {"auth": "hmac", "secret": SECRET},
+    }
+    return parse_config(yaml.safe_dump(data), environ={})
+
+
+def request_for(number: int, per_request: int, mixed: bool) -> tuple[str, bytes, dict[str, str]]:
+    service = SERVICES[number % len(SERVICES)]
+
+    def name(n: int) -> str:
+        return f"Storm{n % NAMES}" if mixed else f"Storm{(number // len(SERVICES)) % NAMES}"
+
+    if number % 4 < 2:
+        alerts = [
+            {
+                "status": "firing",
+                "labels": {"alertname": name(n), "service": service, "n": str(n)},
+                "annotations": {"summary": "storm"},
+                "startsAt": "2026-01-05T09:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": f"{number:04d}{n:04d}",
+            }
+            for n in range(per_request)
+        ]
+        body = json.dumps({"version": "4", "status": "firing", "alerts": alerts}).encode()
+        return "alertmanager", body, {"Authorization": f"Bearer {TOKEN}"}
+    items = [
+        {"id": f"{number}-{n}", "status": "firing", "summary": "storm",
+         "labels": {"alertname": name(n), "service": service}}
+        for n in range(per_request)
+    ]  # fmt: skip
+    body = json.dumps(items).encode()
+    signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return "generic", body, {"X-Shipbot-Signature": f"sha256={signature}"}
+
+
+@contextmanager
+def database_of(kind: str) -> Iterator[Database]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as scratch:
+            database = Database(f"sqlite:///{Path(scratch) / 'storm.db'}")
+            database.upgrade()
+            yield database
+            database.dispose()
+        return
+    base = os.environ["SHIPBOT_TEST_POSTGRES_URL"]
+    schema = f"storm_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    database = Database(f"{normalise_url(base)}{separator}options=-csearch_path%3D{schema}")
+    try:
+        database.upgrade()
+        yield database
+    finally:
+        database.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def max_per_second(times: list[float]) -> int:
+    """The most calls inside any one-second window."""
+    ordered, best, start = sorted(times), 0, 0
+    for end, at in enumerate(ordered):
+        while at - ordered[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def run(kind: str, *, requests: int, per_request: int, threads: int, mixed: bool) -> dict[str, Any]:
+    config = bench_config()
+    with FakeSlackApi() as slack, database_of(kind) as database:
+        seed_workspace(slack, config)
+        settings = Settings(
+            SLACK_BOT_TOKEN="xoxb-bench",
+            SLACK_SIGNING_SECRET="bench-signing-secret",
+            SLACK_API_URL=slack.url,
+            SHIPBOT_DATABASE_URL=database.url,
+            SHIPBOT_WORKER_THREADS=4,
+        )
+        runtime = Runtime(settings, config=config, database=database, upgrade_sqlite=False)
+        runtime.start_background(worker=True, scheduler=False)
+        bodies = [request_for(n, per_request, mixed) for n in range(requests)]
+        with ServerThread(runtime.http) as server:
+
+            def send(item: tuple[str, bytes, dict[str, str]]) -> int:
+                source, body, headers = item
+                with httpx.Client(base_url=server.url, timeout=60) as client:
+                    response = client.post(f"/hooks/{source}", content=body, headers=headers)
+                    response.raise_for_status()
+                    return int(response.json()["new"])
+
+            began = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                accepted = sum(pool.map(send, bodies))
+            accept_seconds = time.perf_counter() - began
+
+            total = requests * per_request
+            groups = len(SERVICES) * NAMES
+            expected = per_request * requests // groups
+
+            def settled() -> bool:
+                shown = [
+                    m
+                    for channel in ("C0ALERTS", "C0INCIDNT")
+                    for m in slack.messages(channel)
+                    if f"({expected} firing" in m["text"]
+                ]
+                return len(shown) == groups
+
+            deadline = time.monotonic() + 300
+            while not settled() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            settle_seconds = time.perf_counter() - began
+            while time.monotonic() < deadline:
+                with database.read_session() as session:
+                    counts = counts_by_state(session=session)
+                if counts["pending"] == 0 and counts["running"] == 0:
+                    break
+                time.sleep(0.05)
+        with database.engine.connect() as connection:
+            rows = connection.execute(text("SELECT COUNT(*) FROM alerts")).scalar_one()
+            counted = connection.execute(text("SELECT SUM(firing) FROM alert_groups")).scalar_one()
+        per_channel: dict[str, list[float]] = defaultdict(list)
+        for call in slack.calls:
+            if call.method in ("chat.postMessage", "chat.update"):
+                per_channel[str(call.body.get("channel"))].append(call.at)
+        runtime.stop()
+        return {
+            "database": kind,
+            "shape": "mixed" if mixed else "grouped",
+            "alerts": total,
+            "accepted": accepted,
+            "accept_s": accept_seconds,
+            "alerts_per_s": total / accept_seconds,
+            "rows": rows,
+            "counted": counted,
+            "posts": len(slack.calls_to("chat.postMessage")),
+            "updates": len(slack.calls_to("chat.update")),
+            "max_msgs_per_channel_s": max(max_per_second(t) for t in per_channel.values()),
+            "settled": settled(),
+            "settle_s": settle_seconds,
+        }
+
+
+def report(result: dict[str, Any], args: argparse.Namespace) -> None:
+    print(
+        f"{result['database']:>8} {result['shape']:>7}: {result['alerts']} alerts in "
+        f"{args.requests} requests "
+        f"({args.threads} threads) accepted in {result['accept_s']:.2f} s "
+        f"= {result['alerts_per_s']:.0f} alerts/s; rows {result['rows']}, counted "
+        f"{result['counted']} (accepted {result['accepted']}); Slack: "
+        f"{result['posts']} chat.postMessage, {result['updates']} chat.update, max "
+        f"{result['max_msgs_per_channel_s']} messages/channel/s; final counts shown: "
+        f"{result['settled']} after {result['settle_s']:.1f} s",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--per-request", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    kinds = ["sqlite"] + (["postgres"] if os.environ.get("SHIPBOT_TEST_POSTGRES_URL") else [])
+    for kind in kinds:
+        for mixed in (False, True):
+            report(
+                run(
+                    kind,
+                    requests=args.requests,
+                    per_request=args.per_request,
+                    threads=args.threads,
+                    mixed=mixed,
+                ),
+                args,
+            )
+    if not os.environ.get("SHIPBOT_TEST_POSTGRES_URL"):
+        print("postgres: skipped (set SHIPBOT_TEST_POSTGRES_URL to run it)")
+
+
+if __name__ == "__main__":
+    main()
