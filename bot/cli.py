@@ -44,11 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen port (default: SHIPBOT_PORT or 3000)")
     serve.add_argument("--host", help="listen address (default 0.0.0.0)")
 
-    dev = sub.add_parser("dev", help="run the bot against a local Slack emulator (no workspace)")
-    dev.add_argument("--port", type=int, default=3000, help="bot port (default 3000)")
-    dev.add_argument("--slack-port", type=int, default=3001, help="emulator port (default 3001)")
-    dev.add_argument("--database", default="sqlite:///./shipbot-dev.db", help="database URL")
+    dev = sub.add_parser(
+        "dev", help="try the bot in a browser against a local Slack emulator (no workspace)"
+    )
+    dev.add_argument("--web-port", type=int, default=3002, help="the page's port (default 3002)")
+    dev.add_argument("--port", type=int, default=3000, help="the bot's port (default 3000)")
+    dev.add_argument("--slack-port", type=int, default=0, help="emulator port (default: any)")
+    dev.add_argument("--database", help="database URL (default: a new SQLite file per run)")
     dev.add_argument("--config", type=Path, default=Path("examples/shipbot.yaml"))
+    dev.add_argument("--terminal", action="store_true", help="a line prompt instead of the page")
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument(

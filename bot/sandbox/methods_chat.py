@@ -71,12 +71,6 @@ def post_bot_message(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Append a message from the bot to ``channel`` (threading it) and return it."""
-    parent = None
-    if thread_ts is not None:
-        parent = require_message(state, channel, thread_ts)
-        # Replying to a reply lands in the parent's thread, as in Slack.
-        thread_ts = parent.get("thread_ts", parent["ts"])
-        parent = require_message(state, channel, thread_ts)
     message: dict[str, Any] = {
         "type": "message",
         "user": BOT_USER_ID,
@@ -84,13 +78,38 @@ def post_bot_message(
         "app_id": APP_ID,
         "team": TEAM_ID,
         "text": text,
-        "ts": state.next_ts(),
     }
     for key, value in (("blocks", blocks), ("attachments", attachments), ("metadata", metadata)):
         if value is not None:
             message[key] = value
     if extra:
         message.update(extra)
+    return _append(state, channel, message, thread_ts=thread_ts, reply_broadcast=reply_broadcast)
+
+
+def post_user_message(
+    state: SlackState, channel: Channel, *, user: str, text: str, thread_ts: str | None = None
+) -> dict[str, Any]:
+    """Append a message a person typed (the browser sandbox's composer) and return it."""
+    message = {"type": "message", "user": user, "team": TEAM_ID, "text": text}
+    return _append(state, channel, message, thread_ts=thread_ts, reply_broadcast=False)
+
+
+def _append(
+    state: SlackState,
+    channel: Channel,
+    message: dict[str, Any],
+    *,
+    thread_ts: str | None,
+    reply_broadcast: bool,
+) -> dict[str, Any]:
+    parent = None
+    if thread_ts is not None:
+        parent = require_message(state, channel, thread_ts)
+        # Replying to a reply lands in the parent's thread, as in Slack.
+        thread_ts = parent.get("thread_ts", parent["ts"])
+        parent = require_message(state, channel, thread_ts)
+    message["ts"] = state.next_ts()
     if parent is not None:
         message["thread_ts"] = thread_ts
         message["parent_user_id"] = parent["user"]
@@ -98,7 +117,7 @@ def post_bot_message(
             message["subtype"] = "thread_broadcast"
         parent["thread_ts"] = parent["ts"]
         parent["reply_count"] = parent.get("reply_count", 0) + 1
-        parent["reply_users"] = sorted({*parent.get("reply_users", []), BOT_USER_ID})
+        parent["reply_users"] = sorted({*parent.get("reply_users", []), message["user"]})
         parent["reply_users_count"] = len(parent["reply_users"])
         parent["latest_reply"] = message["ts"]
     state.data.messages[channel.id].append(message)

@@ -9,8 +9,9 @@ import uuid
 from typing import Any
 
 from bot.sandbox.methods_chat import post_bot_message
+from bot.sandbox.slack_blocks import view_errors
 from bot.sandbox.slack_methods import ApiError, Args, MethodRegistry, checked_view, require_channel
-from bot.sandbox.slack_state import SlackState, UploadedFile
+from bot.sandbox.slack_state import InvalidBlocks, SlackState, UploadedFile
 from bot.sandbox.workspace import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID
 
 METHODS = MethodRegistry()
@@ -65,22 +66,34 @@ def _view_object(
 
 @METHODS.method("views.open")
 def views_open(state: SlackState, args: Args) -> dict[str, Any]:
-    args.require("trigger_id", error="invalid_trigger_id")
+    trigger_id = args.require("trigger_id", error="invalid_trigger_id")
     view = checked_view(state, "views.open", args)
     view_id = state.new_id("V")
     stored = _view_object(state, view, view_id=view_id, root_view_id=view_id, previous_view_id=None)
     state.data.view_stacks[view_id] = [view_id]
+    owner = state.data.trigger_users.get(trigger_id)
+    if owner is not None:
+        state.data.view_users[view_id] = owner
     return {"view": copy.deepcopy(stored)}
 
 
 @METHODS.method("views.push")
 def views_push(state: SlackState, args: Args) -> dict[str, Any]:
-    args.require("trigger_id", error="invalid_trigger_id")
+    trigger_id = args.require("trigger_id", error="invalid_trigger_id")
     view = checked_view(state, "views.push", args)
     if not state.data.view_stacks:
         raise ApiError("view_not_found")
-    # The fake has no real triggers, so a push lands on the most recently opened modal.
-    root_id, stack = next(reversed(state.data.view_stacks.items()))
+    # A push lands on the newest modal of the trigger's user; with a trigger the fake did
+    # not issue, on the most recently opened modal.
+    owner = state.data.trigger_users.get(trigger_id)
+    stacks = [
+        (root, stack)
+        for root, stack in state.data.view_stacks.items()
+        if owner is None or state.data.view_users.get(root) == owner
+    ]
+    if not stacks:
+        raise ApiError("view_not_found")
+    root_id, stack = stacks[-1]
     if len(stack) >= MAX_VIEW_STACK:
         raise ApiError("push_limit_reached")
     view_id = state.new_id("V")
@@ -114,6 +127,67 @@ def views_update(state: SlackState, args: Args) -> dict[str, Any]:
         previous_view_id=current["previous_view_id"],
     )
     return {"view": copy.deepcopy(stored)}
+
+
+def _stack_of(state: SlackState, view_id: str) -> list[str]:
+    for stack in state.data.view_stacks.values():
+        if view_id in stack:
+            return stack
+    raise ApiError("not_found")
+
+
+def close_view(state: SlackState, view_id: str, *, everything: bool = False) -> None:
+    """Close the modal ``view_id`` (its whole stack with ``everything``), as a person's
+    Close or Slack's answer to a submission does; call while holding ``state.lock``."""
+    stack = _stack_of(state, view_id)
+    root_id = stack[0]
+    if everything or len(stack) == 1:
+        del state.data.view_stacks[root_id]
+        state.data.view_users.pop(root_id, None)
+    else:
+        del stack[stack.index(view_id) :]
+
+
+def apply_submission_answer(
+    state: SlackState, view_id: str, answer: dict[str, Any]
+) -> dict[str, str]:
+    """What Slack does with the app's answer to a ``view_submission`` of ``view_id``; call
+    while holding ``state.lock``. Returns the field errors to show (``response_action:
+    errors``), else ``{}``: an empty answer closes the view, ``update`` replaces it,
+    ``push`` stacks a new one on it and ``clear`` closes them all."""
+    action = answer.get("response_action")
+    stack = _stack_of(state, view_id)
+    if action == "errors":
+        errors = answer.get("errors")
+        return {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {}
+    if action == "clear":
+        close_view(state, view_id, everything=True)
+        return {}
+    if action in ("update", "push"):
+        view = answer.get("view")
+        problems = view_errors(view)
+        if problems:
+            state.record_invalid(InvalidBlocks(f"view_submission:{action}", problems, view))
+            raise ApiError("invalid_blocks", errors=problems)
+        assert isinstance(view, dict)
+        if action == "update":
+            current = state.data.views[view_id]
+            _view_object(
+                state,
+                view,
+                view_id=view_id,
+                root_view_id=current["root_view_id"],
+                previous_view_id=current["previous_view_id"],
+            )
+            return {}
+        if len(stack) >= MAX_VIEW_STACK:
+            raise ApiError("push_limit_reached")
+        new_id = state.new_id("V")
+        _view_object(state, view, view_id=new_id, root_view_id=stack[0], previous_view_id=view_id)
+        stack.append(new_id)
+        return {}
+    close_view(state, view_id)
+    return {}
 
 
 # --- files ------------------------------------------------------------------------------------

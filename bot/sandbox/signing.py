@@ -149,15 +149,20 @@ def block_actions_body(
     response_url: str | None = None,
     team_id: str = TEAM_ID,
     message: dict[str, Any] | None = None,
+    button_text: str | None = None,
+    is_ephemeral: bool = False,
+    view: dict[str, Any] | None = None,
 ) -> bytes:
     """A button click (``payload=`` form field, type ``block_actions``).
 
-    With ``channel_id`` the click comes from a message (``container.type == "message"``);
-    without, from a modal. ``message`` overrides the clicked message Slack echoes back."""
+    With ``channel_id`` the click comes from a message (``container.type == "message"``;
+    ``is_ephemeral`` for one only the clicker sees, which Slack does not echo back);
+    without, from a modal (``view``: the modal clicked in, echoed back as Slack does).
+    ``message`` overrides the clicked message Slack echoes back."""
     action: dict[str, Any] = {
         "action_id": action_id,
         "block_id": block_id or f"b-{uuid.uuid4().hex[:8]}",
-        "text": {"type": "plain_text", "text": action_id, "emoji": True},
+        "text": {"type": "plain_text", "text": button_text or action_id, "emoji": True},
         "type": "button",
         "action_ts": action_ts or _unique_ts(),
     }
@@ -181,20 +186,24 @@ def block_actions_body(
             "type": "message",
             "message_ts": ts,
             "channel_id": channel_id,
-            "is_ephemeral": False,
+            "is_ephemeral": is_ephemeral,
         }
         payload["channel"] = {"id": channel_id, "name": channel_id.lower()}
-        payload["message"] = message or {
-            "type": "message",
-            "user": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "ts": ts,
-            "text": "",
-            "team": team_id,
-        }
+        if not is_ephemeral:
+            payload["message"] = message or {
+                "type": "message",
+                "user": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "ts": ts,
+                "text": "",
+                "team": team_id,
+            }
         payload["response_url"] = response_url or _response_url("actions")
     else:
-        payload["container"] = {"type": "view", "view_id": f"V{uuid.uuid4().hex[:10].upper()}"}
+        view_id = view["id"] if view else f"V{uuid.uuid4().hex[:10].upper()}"
+        payload["container"] = {"type": "view", "view_id": view_id}
+        if view is not None:
+            payload["view"] = view
         if response_url is not None:
             payload["response_url"] = response_url
     return _interactive_body(payload)
@@ -208,10 +217,13 @@ def view_submission_body(
     private_metadata: str = "",
     view_id: str | None = None,
     team_id: str = TEAM_ID,
+    view: dict[str, Any] | None = None,
 ) -> bytes:
     """A modal submitted (``payload=`` form field, type ``view_submission``).
 
-    ``state_values`` is Slack's ``view.state.values``: ``{block_id: {action_id: {...}}}``."""
+    ``state_values`` is Slack's ``view.state.values``: ``{block_id: {action_id: {...}}}``.
+    ``view`` is the modal as the fake stores it (``views.open``'s answer); without it a
+    stand-in view is built from ``callback_id``, ``private_metadata`` and ``view_id``."""
     vid = view_id or f"V{uuid.uuid4().hex[:10].upper()}"
     payload = {
         "type": "view_submission",
@@ -245,6 +257,8 @@ def view_submission_body(
         "is_enterprise_install": False,
         "enterprise": None,
     }
+    if view is not None:
+        payload["view"] = {**view, "state": {"values": state_values}}
     return _interactive_body(payload)
 
 

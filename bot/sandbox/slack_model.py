@@ -135,6 +135,9 @@ class Workspace:
     files: dict[str, UploadedFile] = field(default_factory=dict)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     view_stacks: dict[str, list[str]] = field(default_factory=dict)
+    # Who issued a trigger_id, and so whose screen a modal opened with it is on (by root id).
+    trigger_users: dict[str, str] = field(default_factory=dict)
+    view_users: dict[str, str] = field(default_factory=dict)
     ephemerals: list[Ephemeral] = field(default_factory=list)
     usergroups: dict[str, dict[str, Any]] = field(default_factory=dict)
     response_urls: dict[str, ResponseUrl] = field(default_factory=dict)

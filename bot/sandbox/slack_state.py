@@ -51,12 +51,26 @@ _FIRST_TS_MICROS = 1_767_000_000_000_000
 _TS_STEP_MICROS = 100
 
 
+class _CountingCondition(threading.Condition):
+    """A ``Condition`` that counts its ``notify_all`` calls. Every change to the workspace
+    notifies (while holding the lock), so the count is a version number: the browser
+    sandbox long-polls on it to show changes live."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        super().__init__(lock)
+        self.version = 0
+
+    def notify_all(self) -> None:
+        self.version += 1
+        super().notify_all()
+
+
 class SlackState:
     """One emulated workspace and the record of what the app asked of it. Thread-safe."""
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self.lock = threading.RLock()
-        self.condition = threading.Condition(self.lock)
+        self.condition = _CountingCondition(self.lock)
         self._clock = clock
         self.reset()
 
@@ -157,6 +171,12 @@ class SlackState:
             )
             self.data.channels[cid] = channel
             return channel
+
+    def register_trigger(self, trigger_id: str, *, user: str) -> None:
+        """Remember whose click or command issued ``trigger_id``: a modal opened with it
+        belongs to that user (Slack shows it only to them)."""
+        with self.condition:
+            self.data.trigger_users[trigger_id] = user
 
     def register_response_url(
         self, *, channel: str, user: str | None = None, message_ts: str | None = None
@@ -281,6 +301,27 @@ class SlackState:
     def views(self) -> list[dict[str, Any]]:
         with self.lock:
             return copy.deepcopy(list(self.data.views.values()))
+
+    def open_views(self, user: str) -> list[dict[str, Any]]:
+        """Copies of the modals ``user`` has open (the top view of each of their stacks)."""
+        with self.lock:
+            return [
+                copy.deepcopy(self.data.views[stack[-1]])
+                for root, stack in self.data.view_stacks.items()
+                if stack and self.data.view_users.get(root) == user
+            ]
+
+    @property
+    def version(self) -> int:
+        """Grows with every change (and every recorded call); see ``wait_for_change``."""
+        with self.lock:
+            return self.condition.version
+
+    def wait_for_change(self, since: int, timeout: float) -> int:
+        """Block until ``version`` differs from ``since`` or ``timeout`` passes; return it."""
+        with self.condition:
+            self.condition.wait_for(lambda: self.condition.version != since, timeout)
+            return self.condition.version
 
     def channel(self, channel_id: str) -> Channel | None:
         with self.lock:

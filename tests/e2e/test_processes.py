@@ -109,7 +109,7 @@ def test_serve_answers_health_readiness_signatures_and_help(served: str) -> None
 
 
 def test_dev_starts_the_sandbox_without_a_workspace(tmp_path: Path) -> None:
-    port, slack_port = free_port(), free_port()
+    port, web_port = free_port(), free_port()
     repo = EXAMPLE_CONFIG.parents[1]
     env = {
         key: value
@@ -122,8 +122,8 @@ def test_dev_starts_the_sandbox_without_a_workspace(tmp_path: Path) -> None:
             "dev",
             "--port",
             str(port),
-            "--slack-port",
-            str(slack_port),
+            "--web-port",
+            str(web_port),
             "--database",
             f"sqlite:///{tmp_path / 'dev.db'}",
         ],
@@ -137,22 +137,18 @@ def test_dev_starts_the_sandbox_without_a_workspace(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url, process)
     assert httpx.get(f"{url}/readyz").json()["status"] == "ready"
+    page = f"http://127.0.0.1:{web_port}/"
+    assert httpx.get(page).status_code == 200
     assert stop(process) == 0
     assert process.stdout is not None
     output = process.stdout.read()
-    assert "shipbot sandbox is running" in output
-    assert f"127.0.0.1:{slack_port}" in output
+    assert f"shipbot sandbox: open {page} in your browser" in output
 
 
 def test_dev_prompt_answers_a_command_as_the_chosen_user(tmp_path: Path) -> None:
-    import argparse
-
     from bot.dev import Sandbox
 
-    args = argparse.Namespace(
-        port=0, slack_port=0, database=f"sqlite:///{tmp_path / 'p.db'}", config=EXAMPLE_CONFIG
-    )
-    sandbox = Sandbox(args)
+    sandbox = Sandbox(config_path=EXAMPLE_CONFIG, database=f"sqlite:///{tmp_path / 'p.db'}")
     try:
         assert sandbox.handle(":as bob") == "you are bob now"
         answer = sandbox.handle("/shipbot help")
