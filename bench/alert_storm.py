@@ -20,7 +20,6 @@ import json
 import os
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +29,7 @@ from typing import Any
 
 import httpx
 import yaml
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from bot.runtime import Runtime
 from bot.sandbox.seed import seed_workspace
@@ -39,7 +38,8 @@ from bot.server_thread import ServerThread
 from bot.settings import Settings
 from workflows.config import ShipbotConfig, parse_config
 from workflows.jobs import counts_by_state
-from workflows.store.db import Database, normalise_url
+from workflows.store.db import Database
+from workflows.store.scratch import scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-" + "t" * 16
@@ -96,21 +96,8 @@ def database_of(kind: str) -> Iterator[Database]:
             yield database
             database.dispose()
         return
-    base = os.environ["SHIPBOT_TEST_POSTGRES_URL"]
-    schema = f"storm_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    database = Database(f"{normalise_url(base)}{separator}options=-csearch_path%3D{schema}")
-    try:
-        database.upgrade()
+    with scratch_postgres(os.environ["SHIPBOT_TEST_POSTGRES_URL"], prefix="storm") as database:
         yield database
-    finally:
-        database.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def max_per_second(times: list[float]) -> int:
@@ -219,6 +206,13 @@ def main() -> None:
     parser.add_argument("--per-request", type=int, default=100)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
+    groups = len(SERVICES) * NAMES
+    if args.requests % groups or args.per_request % NAMES:
+        # Every group must get the same share, or "final counts shown" can never hold.
+        parser.error(
+            f"--requests must be a multiple of {groups} (alert groups) and --per-request "
+            f"of {NAMES} (alert names)"
+        )
     kinds = ["sqlite"] + (["postgres"] if os.environ.get("SHIPBOT_TEST_POSTGRES_URL") else [])
     for kind in kinds:
         for mixed in (False, True):

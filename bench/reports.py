@@ -20,22 +20,22 @@ import os
 import random
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, create_engine, text
+from sqlalchemy import Table, text
 
 from workflows.audit import GENESIS_HASH, entry_hash
 from workflows.config import ShipbotConfig, parse_config
 from workflows.reports.runner import compute_figures
-from workflows.store.db import Database, normalise_url
+from workflows.store.db import Database
 from workflows.store.deploy_models import Deploy, DeployApproval
 from workflows.store.incident_models import Incident
 from workflows.store.models import AuditEntry, AuditHead
+from workflows.store.scratch import scratch_postgres
 from workflows.store.types import UTCDateTime
 
 END = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Monday 09:00 Europe/Berlin
@@ -273,22 +273,8 @@ def time_reports(database: Database, config: ShipbotConfig, repeat: int = 3) -> 
         print(f"  {kind:<18} first {times[0]:7.3f} s   best of {repeat} {min(times):7.3f} s")
 
 
-@contextmanager
-def postgres_database(base: str) -> Iterator[Database]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    database = Database(f"{normalise_url(base)}{separator}options=-csearch_path%3D{schema}")
-    try:
-        database.upgrade()
-        yield database
-    finally:
-        database.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def postgres_database(base: str) -> AbstractContextManager[Database]:
+    return scratch_postgres(base, prefix="bench")
 
 
 def main() -> None:

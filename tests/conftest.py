@@ -4,16 +4,15 @@ environment. Fixtures of one area live in that area's conftest (tests/bot/, ...)
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from workflows.clock import FakeClock
 from workflows.redact import forget_secret, registered_secrets
-from workflows.store.db import Database, normalise_url
+from workflows.store.db import Database
+from workflows.store.scratch import scratch_postgres
 
 POSTGRES_URL_VAR = "SHIPBOT_TEST_POSTGRES_URL"
 POSTGRES_SKIP_REASON = (
@@ -54,11 +53,6 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_URL_VAR) or None
 
 
-def _postgres_schema_url(base_url: str, schema: str) -> str:
-    separator = "&" if "?" in base_url else "?"
-    return f"{normalise_url(base_url)}{separator}options=-csearch_path%3D{schema}"
-
-
 def make_database(kind: str, tmp_path: Path) -> Iterator[Database]:
     """A migrated, empty database of ``kind`` ("sqlite" or "postgres") for one test.
 
@@ -73,19 +67,8 @@ def make_database(kind: str, tmp_path: Path) -> Iterator[Database]:
     base = postgres_url()
     if base is None:
         pytest.skip(POSTGRES_SKIP_REASON)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    database = Database(_postgres_schema_url(base, schema))
-    try:
-        database.upgrade()
+    with scratch_postgres(base) as database:
         yield database
-    finally:
-        database.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,18 +18,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
 from sqlmodel import select
 
 from bot.sandbox.seed import seed_workspace
 from bot.sandbox.slack_api import FakeSlackApi
-from tests.conftest import POSTGRES_SKIP_REASON, _postgres_schema_url, postgres_url
+from tests.conftest import POSTGRES_SKIP_REASON, postgres_url
 from tests.e2e.conftest import EXAMPLE_CONFIG
 from tests.e2e.test_processes import SHIPBOT, free_port, stop, wait_until_up
 from workflows.config import load_config
-from workflows.store.db import Database, normalise_url
+from workflows.store.db import Database
 from workflows.store.models import Job
 from workflows.store.report_models import ReportRun
+from workflows.store.scratch import scratch_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
 CHANNEL = "C0DEPLOYS"
@@ -42,19 +41,8 @@ def shared_postgres() -> Iterator[Database]:
     base = postgres_url()
     if base is None:
         pytest.skip(POSTGRES_SKIP_REASON)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    database = Database(_postgres_schema_url(base, schema))
-    try:
-        database.upgrade()
+    with scratch_postgres(base) as database:
         yield database
-    finally:
-        database.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def minutely_config(tmp_path: Path) -> Path:
