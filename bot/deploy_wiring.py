@@ -12,6 +12,7 @@ from sqlmodel import Session
 from bot.directory import SlackDirectory
 from bot.listeners import on_action, on_submission
 from bot.sender import RenderedMessage
+from bot.slack_client import make_client
 from bot.wiring import Wiring
 from commands import deploy_actions, deploy_views
 from commands.deploy_modals import REJECT_CALLBACK, REQUEST_CALLBACK
@@ -67,7 +68,15 @@ def make_renderer(config: ShipbotConfig | None, directory: Any) -> Any:
 
 def wire(wiring: Wiring) -> None:
     deps = wiring.deps
-    deps.directory = SlackDirectory(deps.client, clock=deps.clock)
+    # Its own client with a 2 s timeout: a user-group lookup happens on the ack path,
+    # and Slack wants the ack within 3 s.
+    directory_client = make_client(
+        token=deps.client.token or "",
+        base_url=deps.client.base_url,
+        metrics=deps.metrics,
+        timeout=2,
+    )
+    deps.directory = SlackDirectory(directory_client, clock=deps.clock)
     render = make_renderer(deps.config, deps.directory)
     for prefix in ("deploy:", "approval:", "deploy-output:", "deploy-reminder:"):
         wiring.renderers.register(prefix, render)

@@ -19,8 +19,10 @@ CACHE_FOR = timedelta(minutes=5)
 class SlackDirectory:
     """Members of a user group, asked of Slack at most once per ``ttl`` per group.
 
-    When Slack cannot answer, the last known members are used; with none known, nobody
-    (a permission check then fails closed rather than letting anyone through)."""
+    Lookups happen while a Slack request waits for its answer, so give this a client
+    with a short timeout. When Slack cannot answer, the last known members are used; with
+    none known, nobody (a permission check then fails closed rather than letting anyone
+    through)."""
 
     def __init__(self, client: WebClient, *, clock: Clock, ttl: timedelta = CACHE_FOR) -> None:
         self.client = client
@@ -38,10 +40,9 @@ class SlackDirectory:
         try:
             response = self.client.usergroups_users_list(usergroup=usergroup_id)
             users = frozenset(str(u) for u in response.get("users") or [])
-        except SlackApiError as error:
-            log.warning(
-                "could not list user group %s: %s", usergroup_id, error.response.get("error")
-            )
+        except (SlackApiError, OSError) as error:  # OSError: timeouts, refused connections
+            reason = error.response.get("error") if isinstance(error, SlackApiError) else error
+            log.warning("could not list user group %s: %s", usergroup_id, reason)
             return cached[1] if cached is not None else frozenset()
         with self._lock:
             self._cache[usergroup_id] = (now, users)
