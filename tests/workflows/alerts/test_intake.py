@@ -258,3 +258,26 @@ def test_a_thousand_alerts_in_one_request(database: Database, clock: FakeClock) 
     assert _count(database, audit.AuditEntry) == 1
     with database.session() as session:
         assert count_alerts(session=session) == 1000
+
+
+def test_the_enqueued_declare_job_declares_one_incident_even_when_run_twice(
+    database: Database, clock: FakeClock
+) -> None:
+    from workflows.incidents.declare import declare_from_alert
+    from workflows.jobs import JobContext
+
+    config = samples.all_sources_config(
+        auto_declare=[{"match": {"severity": "critical", "service": "web"}, "severity": "SEV2"}]
+    )
+    _ingest(database, clock, samples.am_alert(fingerprint="a1"), config=config)
+    with database.session() as session:
+        (job,) = session.exec(select(Job).where(col(Job.kind) == DECLARE_JOB_KIND)).all()
+        session.expunge(job)
+    context = JobContext(job=job, database=database, clock=clock)
+    declare_from_alert(context, config=config)
+    declare_from_alert(context, config=config)  # a retry after a crash changes nothing
+    with database.session() as session:
+        (incident,) = session.exec(select(Incident)).all()
+    assert (incident.severity, incident.service, incident.declared_by) == ("SEV2", "web", "shipbot")
+    assert incident.source_alert_group == "web/HighErrorRate#1"
+    assert incident.title == "HighErrorRate: 5xx above 5% for 5 minutes"
