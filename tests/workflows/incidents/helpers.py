@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from workflows import audit
 from workflows.clock import FakeClock
 from workflows.config_models import ShipbotConfig
+from workflows.incidents import changes
 from workflows.incidents.declare import channel_ready
 from workflows.jobs import JobContext, list_jobs
 from workflows.store.db import Database
@@ -73,3 +74,28 @@ def run_jobs(database: Database, clock: FakeClock, kind: str, handler: Any) -> i
                 stored.state = "succeeded"
             ran += 1
     return ran
+
+
+def post_status(
+    database: Database,
+    clock: FakeClock,
+    config: ShipbotConfig,
+    incident_id: int,
+    status: str,
+    message: str,
+    *,
+    actor: str = "U0BOB",
+    delivery_key: str = "",
+) -> Incident:
+    """``/incident status <status> <message>`` as ``actor``, in a transaction of its own."""
+    with database.transaction() as session:
+        return changes.update_status(
+            session=session,
+            clock=clock,
+            config=config,
+            actor=actor,
+            incident_id=incident_id,
+            status=status,
+            message=message,
+            delivery_key=delivery_key,
+        )

@@ -13,6 +13,7 @@ from tests.workflows.incidents.helpers import (
     give_channel,
     incident,
     job_keys,
+    post_status,
 )
 from workflows.clock import FakeClock
 from workflows.config_models import ShipbotConfig
@@ -109,28 +110,18 @@ def test_status_updates_acknowledge_once_and_announce_changes(
     give_channel(database, clock, config, incident_id, "C0INC")
     clock.advance(minutes=4)
     first_update = clock.now()
-    with database.transaction() as session:
-        changes.update_status(
-            session=session,
-            clock=clock,
-            config=config,
-            actor="U0BOB",
-            incident_id=incident_id,
-            status="identified",
-            message="bad cache config",
-            delivery_key="k1",
-        )
+    post_status(
+        database,
+        clock,
+        config,
+        incident_id,
+        "identified",
+        "bad cache config",
+        actor="U0BOB",
+        delivery_key="k1",
+    )
     clock.advance(minutes=10)
-    with database.transaction() as session:
-        changes.update_status(
-            session=session,
-            clock=clock,
-            config=config,
-            actor="U0BOB",
-            incident_id=incident_id,
-            status="Identified",
-            message="rolling back",
-        )
+    post_status(database, clock, config, incident_id, "Identified", "rolling back", actor="U0BOB")
     stored = incident(database, incident_id)
     assert stored.status == "identified"
     assert stored.acknowledged_at == first_update  # the first update, not the latest
@@ -212,15 +203,8 @@ def test_status_resolved_is_resolve(
     database: Database, clock: FakeClock, config: ShipbotConfig
 ) -> None:
     declared = declare_one(database, clock, config)
-    with database.transaction() as session:
-        changes.update_status(
-            session=session,
-            clock=clock,
-            config=config,
-            actor="U0ALICE",
-            incident_id=declared.id or 0,
-            status="resolved",
-            message="it was DNS",
-        )
+    post_status(
+        database, clock, config, declared.id or 0, "resolved", "it was DNS", actor="U0ALICE"
+    )
     stored = incident(database, declared.id or 0)
     assert stored.status == "resolved" and stored.summary == "it was DNS"

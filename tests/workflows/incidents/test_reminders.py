@@ -7,7 +7,14 @@ from datetime import timedelta
 import pytest
 
 from tests.workflows.incidents.conftest import declare_one
-from tests.workflows.incidents.helpers import events, give_channel, incident, jobs, run_jobs
+from tests.workflows.incidents.helpers import (
+    events,
+    give_channel,
+    incident,
+    jobs,
+    post_status,
+    run_jobs,
+)
 from workflows.clock import FakeClock
 from workflows.config_models import ShipbotConfig
 from workflows.errors import Conflict
@@ -54,16 +61,7 @@ def test_an_update_supersedes_the_queued_reminder(
     database: Database, clock: FakeClock, config: ShipbotConfig, incident_id: int
 ) -> None:
     clock.advance(minutes=20)
-    with database.transaction() as session:
-        changes.update_status(
-            session=session,
-            clock=clock,
-            config=config,
-            actor="U0ALICE",
-            incident_id=incident_id,
-            status="identified",
-            message="found it",
-        )
+    post_status(database, clock, config, incident_id, "identified", "found it", actor="U0ALICE")
     clock.advance(minutes=10)  # the first reminder's job is due, but stale
     assert _remind(database, clock, config) == 1
     assert _reminders(database, incident_id) == []
@@ -118,15 +116,6 @@ def test_snoozing_a_reminder_answered_by_an_update_is_refused(
     _remind(database, clock, config)
     (reminder,) = _reminders(database, incident_id)
     clock.advance(minutes=1)
-    with database.transaction() as session:
-        changes.update_status(
-            session=session,
-            clock=clock,
-            config=config,
-            actor="U0ALICE",
-            incident_id=incident_id,
-            status="monitoring",
-            message="fix deployed",
-        )
+    post_status(database, clock, config, incident_id, "monitoring", "fix deployed", actor="U0ALICE")
     with pytest.raises(Conflict), database.transaction() as session:
         reminders.snooze(session=session, clock=clock, actor="U0BOB", reminder_event_id=reminder)
