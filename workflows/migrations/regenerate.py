@@ -19,9 +19,9 @@ from alembic import command
 
 from workflows.store.db import MIGRATIONS_DIR, Database
 
-NEWEST = "0002"
-PREVIOUS = "0001"
-MESSAGE = "deploys incidents alerts reports"
+NEWEST = "0003"
+PREVIOUS = "0002"
+MESSAGE = "v0.3 schema"
 
 
 def main() -> int:
