@@ -30,10 +30,10 @@ from sqlalchemy import Table, text
 
 from workflows.audit import GENESIS_HASH, entry_hash
 from workflows.config import ShipbotConfig, parse_config
+from workflows.deploys.models import Deploy, DeployApproval
+from workflows.incidents.models import Incident
 from workflows.reports.runner import compute_figures
 from workflows.store.db import Database
-from workflows.store.deploy_models import Deploy, DeployApproval
-from workflows.store.incident_models import Incident
 from workflows.store.models import AuditEntry, AuditHead
 from workflows.store.scratch import scratch_postgres
 from workflows.store.types import UTCDateTime

@@ -33,7 +33,7 @@ from bot.sender import PERMANENT_ERRORS, RenderedMessage, RendererRegistry
 from bot.wiring import Wiring
 from commands import incident as commands
 from commands import incident_views as views
-from workflows.config_models import SEVERITIES, ShipbotConfig
+from workflows.config.models import SEVERITIES, ShipbotConfig
 from workflows.incidents import effects, queries
 from workflows.incidents.declare import (
     channel_owner,
@@ -41,6 +41,7 @@ from workflows.incidents.declare import (
     declare_from_alert,
     record_channel_name,
 )
+from workflows.incidents.models import Incident
 from workflows.incidents.naming import MAX_SUFFIX, channel_base_name, channel_name_candidates
 from workflows.incidents.postmortem import (
     format_duration,
@@ -49,7 +50,6 @@ from workflows.incidents.postmortem import (
 )
 from workflows.incidents.reminders import remind, snooze_of, update_every
 from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater
-from workflows.store.incident_models import Incident
 from workflows.views import load_message
 
 log = logging.getLogger(__name__)

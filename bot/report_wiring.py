@@ -34,8 +34,8 @@ from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater
 from workflows.reports import scheduling
 from workflows.reports.chart import deploys_per_day_png
 from workflows.reports.claims import CHART_JOB_KIND, RUN_JOB_KIND, view_key
+from workflows.reports.models import ReportRun
 from workflows.reports.runner import make_run_handler
-from workflows.store.report_models import ReportRun
 
 log = logging.getLogger("shipbot.reports")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from commands.reply import context, escape, header, section
 from workflows.alerts.groups import active_count, group_state
-from workflows.store.alert_models import AlertGroup
+from workflows.alerts.models import AlertGroup
 
 _STATE_HEADER = {
     "firing": ":rotating_light: FIRING",

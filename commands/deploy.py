@@ -13,10 +13,10 @@ from workflows.deploys import queries
 from workflows.deploys.decisions import cancel
 from workflows.deploys.followups import rollback
 from workflows.deploys.locks import lock, unlock
+from workflows.deploys.models import Deploy
 from workflows.deploys.policy import Verdict, evaluate, resolve_target
 from workflows.deploys.requests import DeployAsk, Ports, request_deploy
 from workflows.errors import UserError
-from workflows.store.deploy_models import Deploy
 
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+/-]{0,127}")
 BREAK_GLASS = "--break-glass"

@@ -9,11 +9,11 @@ from commands.deploy_modals import reject_modal
 from commands.reply import Action, Reply, Submission
 from workflows.deploys.decisions import cancel, decide
 from workflows.deploys.followups import rollback
+from workflows.deploys.models import ApprovalDecision
 from workflows.deploys.policy import resolve_target
 from workflows.deploys.queries import get_deploy
 from workflows.deploys.requests import DeployAsk, request_deploy
 from workflows.errors import NotFound, UserError
-from workflows.store.deploy_models import ApprovalDecision
 
 
 def _bound(value: str) -> tuple[int, str]:

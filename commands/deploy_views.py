@@ -6,7 +6,7 @@ from typing import Any
 
 from commands.reply import context, escape, section
 from workflows.config import ShipbotConfig
-from workflows.store.deploy_models import (
+from workflows.deploys.models import (
     ApprovalDecision,
     Deploy,
     DeployApproval,

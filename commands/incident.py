@@ -14,12 +14,12 @@ from typing import Any
 from commands import incident_views as views
 from commands.dispatch import CommandSpec, Usage
 from commands.reply import Action, Reply, SlashCommand, Submission, quote_input
-from workflows.config_models import ShipbotConfig
-from workflows.config_types import is_user_id
+from workflows.config.models import ShipbotConfig
+from workflows.config.types import is_user_id
 from workflows.errors import NotFound, UserError
 from workflows.incidents import changes, declare, queries, reminders
+from workflows.incidents.models import Incident, IncidentStatus
 from workflows.incidents.naming import parse_severity
-from workflows.store.incident_models import Incident, IncidentStatus
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")

@@ -11,13 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from commands.reply import context, escape, header, section
-from workflows.config_models import SEVERITIES, ShipbotConfig
-from workflows.config_types import is_user_id
+from workflows.config.models import SEVERITIES, ShipbotConfig
+from workflows.config.types import is_user_id
+from workflows.deploys.models import Deploy
+from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.incidents.postmortem import QUIET_KINDS, format_duration, time_to_resolve
 from workflows.incidents.queries import DEPLOY_LOOKBACK
 from workflows.incidents.reminders import SNOOZE
-from workflows.store.deploy_models import Deploy
-from workflows.store.incident_models import Incident, IncidentEvent, IncidentStatus
 
 Blocks = list[dict[str, Any]]
 # Action ids of the card and reminder buttons, and the callback ids of the modals.

@@ -28,10 +28,10 @@ from tests.workflows.alerts import samples
 from workflows import jobs
 from workflows.alerts.auth import hmac_hex
 from workflows.alerts.groups import group_view_key
+from workflows.alerts.models import AlertGroup
 from workflows.alerts.sns import CONFIRM_JOB_KIND, make_confirm_handler
 from workflows.clock import FakeClock
 from workflows.config import ShipbotConfig
-from workflows.store.alert_models import AlertGroup
 from workflows.store.db import Database
 
 TABLES = ("alerts", "alert_groups", "audit_entries", "jobs", "slack_messages", "deliveries")

@@ -21,10 +21,10 @@ from tests.workflows.incidents.conftest import EXAMPLE_CONFIG, declare_one
 from tests.workflows.incidents.helpers import context_for, incident, jobs
 from workflows.clock import FakeClock
 from workflows.config import load_config
-from workflows.config_models import ShipbotConfig
+from workflows.config.models import ShipbotConfig
 from workflows.incidents import changes
+from workflows.incidents.models import Incident
 from workflows.store.db import Database
-from workflows.store.incident_models import Incident
 
 ANNOUNCE = "C0INCIDNT"
 NAME = "inc-20260105-checkout-errors"

@@ -23,9 +23,9 @@ from bot.sender import RendererRegistry
 from bot.wiring import Wiring
 from tests.workflows.reports.datasets import EXAMPLE, example_config, seed_dora
 from workflows.clock import FakeClock
+from workflows.reports.models import ReportRun
 from workflows.store.db import Database
 from workflows.store.models import AuditEntry, Job
-from workflows.store.report_models import ReportRun
 
 SHIPBOT = str(Path(sys.executable).with_name("shipbot"))
 

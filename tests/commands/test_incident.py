@@ -13,11 +13,11 @@ from commands import incident_views as views
 from commands.reply import Action, Reply, SlashCommand, Submission
 from workflows.clock import FakeClock
 from workflows.config import load_config
-from workflows.config_models import ShipbotConfig
+from workflows.config.models import ShipbotConfig
 from workflows.errors import DuplicateDelivery, NotFound, UserError
 from workflows.incidents.declare import channel_ready
+from workflows.incidents.models import Incident, IncidentEvent
 from workflows.store.db import Database
-from workflows.store.incident_models import Incident, IncidentEvent
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "shipbot.yaml"
 

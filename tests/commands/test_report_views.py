@@ -26,9 +26,9 @@ from tests.workflows.reports.datasets import (
 )
 from workflows.clock import FakeClock
 from workflows.errors import DuplicateDelivery, NotFound, PermissionDenied, UserError
+from workflows.reports.models import ReportRun
 from workflows.reports.runner import compute_figures
 from workflows.store.db import Database
-from workflows.store.report_models import ReportRun
 
 SEEDS: dict[str, Callable[[Database], Any]] = {
     "deploy_digest": seed_digest,

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from tests.e2e.conftest import RunningBot, jobs_drained, wait_until
 from tests.workflows.alerts import samples
 from workflows.alerts.groups import count_alerts, list_groups
-from workflows.store.incident_models import Incident, IncidentEvent
+from workflows.incidents.models import Incident, IncidentEvent
 
 BEARER = {"Authorization": f"Bearer {samples.DEV_TOKEN}", "Content-Type": "application/json"}
 

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from bot.cli import main
 from tests.e2e.conftest import RunningBot, wait_until
 from tests.e2e.deploy_helpers import buttons, click, message_with
-from workflows.store.deploy_models import Deploy, DeployApproval
+from workflows.deploys.models import Deploy, DeployApproval
 from workflows.store.models import AuditEntry, Job
 
 DEPLOYS, APPROVALS = "C0DEPLOYS", "C0APPROVE"

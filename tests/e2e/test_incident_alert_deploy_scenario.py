@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from tests.e2e.conftest import RunningBot, wait_until
 from tests.workflows.alerts import samples
-from workflows.store.incident_models import Incident
+from workflows.incidents.models import Incident
 
 BEARER = {"Authorization": "Bearer dev-alerts-token", "Content-Type": "application/json"}
 WAIT = 15.0

@@ -9,8 +9,8 @@ from sqlmodel import col, select
 
 from bot.sandbox.signing import block_actions_body, view_submission_body
 from tests.e2e.conftest import RunningBot, wait_until
+from workflows.incidents.models import Incident, IncidentEvent
 from workflows.incidents.queries import blocking_incident
-from workflows.store.incident_models import Incident, IncidentEvent
 
 ANNOUNCE = "C0INCIDNT"
 WAIT = 15.0

@@ -26,9 +26,9 @@ from tests.conftest import POSTGRES_SKIP_REASON, postgres_url
 from tests.e2e.conftest import EXAMPLE_CONFIG
 from tests.e2e.test_processes import SHIPBOT, free_port, stop, wait_until_up
 from workflows.config import load_config
+from workflows.reports.models import ReportRun
 from workflows.store.db import Database
 from workflows.store.models import Job
-from workflows.store.report_models import ReportRun
 from workflows.store.scratch import scratch_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]

@@ -17,10 +17,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from workflows.alerts.model import NormalizedAlert
+from workflows.alerts.models import Alert, AlertGroup
 from workflows.alerts.routing import route_group
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
-from workflows.store.alert_models import Alert, AlertGroup
 
 CHUNK = 500  # values per IN list or multi-row statement: far below SQLite's limit
 _GROUPS: Table = AlertGroup.__table__  # type: ignore[assignment]

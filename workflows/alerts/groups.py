@@ -6,7 +6,7 @@ from typing import Literal
 
 from sqlmodel import Session, col, func, select
 
-from workflows.store.alert_models import Alert, AlertGroup
+from workflows.alerts.models import Alert, AlertGroup
 
 GROUP_VIEW_PREFIX = "alert-group:"
 GroupState = Literal["firing", "acknowledged", "resolved"]

@@ -27,12 +27,12 @@ from workflows import audit
 from workflows.alerts.grouping import chunks, current_groups, dialect_insert, known_groups
 from workflows.alerts.groups import group_view_key
 from workflows.alerts.model import NormalizedAlert, clip
+from workflows.alerts.models import Alert, AlertGroup
 from workflows.alerts.routing import auto_declare_for
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
+from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.jobs import enqueue
-from workflows.store.alert_models import Alert, AlertGroup
-from workflows.store.incident_models import Incident, IncidentEvent, IncidentStatus
 from workflows.store.types import UTCDateTime
 from workflows.views import request_render
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from workflows.alerts.model import UNKNOWN_SERVICE
 from workflows.config import AutoDeclare, ShipbotConfig
-from workflows.store.incident_models import Incident, IncidentStatus
+from workflows.incidents.models import Incident, IncidentStatus
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ from workflows.backends.base import (
     Started,
     Status,
 )
-from workflows.config_backends import CommandBackend
-from workflows.config_types import format_duration
+from workflows.config.backends import CommandBackend
+from workflows.config.types import format_duration
 from workflows.redact import redact_text
 
 TAIL_LINES = 40

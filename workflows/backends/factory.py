@@ -13,7 +13,7 @@ from workflows.backends.base import BackendPorts, DeployBackend
 from workflows.backends.command import CommandDeployBackend
 from workflows.backends.github_actions import GithubActionsDeployBackend
 from workflows.backends.webhook import WebhookDeployBackend
-from workflows.config_backends import (
+from workflows.config.backends import (
     ArgoCDBackend,
     AwsCodeDeployBackend,
     AwsCodePipelineBackend,
@@ -23,7 +23,7 @@ from workflows.config_backends import (
     GithubActionsBackend,
     WebhookBackend,
 )
-from workflows.config_backends import DeployBackend as DeployBackendConfig
+from workflows.config.backends import DeployBackend as DeployBackendConfig
 
 IMPLEMENTATIONS: dict[type[Any], type[Any]] = {
     CommandBackend: CommandDeployBackend,

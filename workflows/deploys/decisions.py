@@ -8,16 +8,16 @@ from workflows import audit
 from workflows.deploys import queries
 from workflows.deploys import views as deploy_views
 from workflows.deploys.directory import is_member
-from workflows.deploys.requests import MAX_REASON, RUN_JOB, Ports, claim, enqueue_run
-from workflows.deploys.transitions import locked_deploy, transition
-from workflows.errors import Conflict, PermissionDenied
-from workflows.jobs import enqueue
-from workflows.store.deploy_models import (
+from workflows.deploys.models import (
     ApprovalDecision,
     Deploy,
     DeployApproval,
     DeployState,
 )
+from workflows.deploys.requests import MAX_REASON, RUN_JOB, Ports, claim, enqueue_run
+from workflows.deploys.transitions import locked_deploy, transition
+from workflows.errors import Conflict, PermissionDenied
+from workflows.jobs import enqueue
 
 
 def _describe(deploy: Deploy) -> str:

@@ -8,12 +8,12 @@ from sqlmodel import Session
 from workflows.deploys import queries
 from workflows.deploys import views as deploy_views
 from workflows.deploys.decisions import expire
+from workflows.deploys.models import Deploy, DeployKind, DeployState
 from workflows.deploys.policy import resolve_target
 from workflows.deploys.requests import REMIND_JOB, DeployAsk, Ports, request_deploy
 from workflows.errors import NotFound, UserError
 from workflows.jobs import JobContext, RetryLater, enqueue
 from workflows.store.db import Database
-from workflows.store.deploy_models import Deploy, DeployKind, DeployState
 from workflows.views import get_message, request_render
 
 

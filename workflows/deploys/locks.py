@@ -7,10 +7,10 @@ from sqlmodel import Session, col, delete, select
 
 from workflows import audit
 from workflows.deploys.directory import is_member
+from workflows.deploys.models import ALL_SERVICES, DeployLock
 from workflows.deploys.policy import resolve_target
 from workflows.deploys.requests import Ports, claim
 from workflows.errors import Conflict, NotFound, PermissionDenied, UserError
-from workflows.store.deploy_models import ALL_SERVICES, DeployLock
 
 
 def _check_names(ports: Ports, environment: str, service: str | None) -> None:

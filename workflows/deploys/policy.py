@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
-from workflows.config_types import format_duration
+from workflows.config.types import format_duration
 from workflows.deploys import queries
 from workflows.deploys.directory import Directory, describe, is_member, members
 from workflows.errors import NotFound

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from workflows.store.deploy_models import (
+from workflows.deploys.models import (
     ALL_SERVICES,
     Deploy,
     DeployApproval,

@@ -16,14 +16,14 @@ from workflows.delivery import claim_delivery
 from workflows.deploys import queries
 from workflows.deploys import views as deploy_views
 from workflows.deploys.directory import Directory
-from workflows.deploys.policy import Verdict, evaluate, resolve_target
-from workflows.errors import Conflict, PermissionDenied, UserError
-from workflows.jobs import enqueue
-from workflows.store.deploy_models import (
+from workflows.deploys.models import (
     Deploy,
     DeployKind,
     DeployState,
 )
+from workflows.deploys.policy import Verdict, evaluate, resolve_target
+from workflows.errors import Conflict, PermissionDenied, UserError
+from workflows.jobs import enqueue
 
 RUN_JOB = "deploy.run"
 EXPIRE_JOB = "deploy.expire"

@@ -21,13 +21,13 @@ from workflows import audit
 from workflows.backends.base import BackendError, DeployBackend, DeployTarget, Progress, Status
 from workflows.deploys import queries
 from workflows.deploys import views as deploy_views
+from workflows.deploys.models import Deploy, DeployKind, DeployState
 from workflows.deploys.requests import DeployAsk, Ports, request_deploy
 from workflows.deploys.transitions import locked_deploy, transition
 from workflows.errors import UserError
 from workflows.jobs import JobContext, RetryLater, backoff, enqueue
 from workflows.redact import redact_text
 from workflows.store.db import Database
-from workflows.store.deploy_models import Deploy, DeployKind, DeployState
 
 log = logging.getLogger("shipbot.deploys")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select, update
 
+from workflows.deploys.models import TERMINAL_STATES, Deploy
 from workflows.errors import NotFound
-from workflows.store.deploy_models import TERMINAL_STATES, Deploy
 
 
 def locked_deploy(*, session: Session, deploy_id: int) -> Deploy:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from workflows.clock import Clock
-from workflows.store.deploy_models import Deploy, DeployState
+from workflows.deploys.models import Deploy, DeployState
 from workflows.store.models import SlackMessage
 from workflows.views import request_render
 

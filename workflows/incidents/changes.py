@@ -14,16 +14,16 @@ from sqlmodel import Session, col
 
 from workflows import audit
 from workflows.clock import Clock
-from workflows.config_models import ShipbotConfig
-from workflows.config_types import is_user_id
+from workflows.config.models import ShipbotConfig
+from workflows.config.types import is_user_id
 from workflows.delivery import claim_delivery
 from workflows.errors import Conflict, UserError
 from workflows.incidents import effects
+from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.incidents.naming import parse_severity
 from workflows.incidents.queries import append_event, require_incident
 from workflows.incidents.reminders import schedule_reminder
 from workflows.jobs import enqueue
-from workflows.store.incident_models import Incident, IncidentEvent, IncidentStatus
 
 Role = Literal["commander", "comms", "scribe"]
 ROLES: tuple[Role, ...] = ("commander", "comms", "scribe")

@@ -14,16 +14,16 @@ from sqlmodel import Session, col, select
 
 from workflows import audit
 from workflows.clock import Clock
-from workflows.config_models import ShipbotConfig
-from workflows.config_types import is_user_id
+from workflows.config.models import ShipbotConfig
+from workflows.config.types import is_user_id
 from workflows.delivery import claim_delivery
 from workflows.errors import NotFound, UserError
 from workflows.incidents import effects
+from workflows.incidents.models import Incident, IncidentStatus
 from workflows.incidents.naming import parse_severity
 from workflows.incidents.queries import append_event, require_incident, timeline
 from workflows.incidents.reminders import SYSTEM_ACTOR, schedule_reminder
 from workflows.jobs import JobContext, PermanentJobError, enqueue
-from workflows.store.incident_models import Incident, IncidentStatus
 
 MAX_TITLE = 150
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from workflows.clock import Clock
-from workflows.config_models import ShipbotConfig
+from workflows.config.models import ShipbotConfig
+from workflows.incidents.models import Incident, IncidentEvent
 from workflows.jobs import enqueue
-from workflows.store.incident_models import Incident, IncidentEvent
 from workflows.views import request_render
 
 # Job kinds. The Slack ones are handled in bot/incident_wiring.py, the others in

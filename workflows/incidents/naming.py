@@ -6,7 +6,7 @@ import re
 import unicodedata
 from datetime import datetime
 
-from workflows.config_models import SEVERITIES, SeverityName
+from workflows.config.models import SEVERITIES, SeverityName
 from workflows.errors import UserError
 
 # Slack allows 80 characters; keep room for a "-NN" suffix after a name collision.

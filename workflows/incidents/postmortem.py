@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from workflows.config_models import ShipbotConfig
+from workflows.config.models import ShipbotConfig
+from workflows.incidents.models import Incident, IncidentEvent
 from workflows.incidents.queries import (
     DEPLOY_LOOKBACK,
     deploys_before,
     require_incident,
     timeline,
 )
-from workflows.store.incident_models import Incident, IncidentEvent
 
 # Timeline kinds that are bookkeeping, not part of the story.
 QUIET_KINDS = frozenset({"reminder", "snooze"})

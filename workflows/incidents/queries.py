@@ -12,11 +12,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from workflows.clock import Clock
-from workflows.config_models import ShipbotConfig
+from workflows.config.models import ShipbotConfig
+from workflows.deploys.models import Deploy
 from workflows.errors import NotFound
 from workflows.incidents import effects
-from workflows.store.deploy_models import Deploy
-from workflows.store.incident_models import Incident, IncidentEvent, IncidentStatus
+from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 
 # How far before the declaration the card and the postmortem look for deploys.
 DEPLOY_LOOKBACK = timedelta(hours=6)

@@ -17,13 +17,13 @@ from sqlmodel import Session, col
 
 from workflows import audit
 from workflows.clock import Clock
-from workflows.config_models import SEVERITIES, ShipbotConfig
+from workflows.config.models import SEVERITIES, ShipbotConfig
 from workflows.delivery import claim_delivery
 from workflows.errors import Conflict, NotFound
 from workflows.incidents import effects
+from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.incidents.queries import append_event, get_event, require_incident, timeline
 from workflows.jobs import JobContext, PermanentJobError, RetryLater, enqueue
-from workflows.store.incident_models import Incident, IncidentEvent, IncidentStatus
 from workflows.views import request_render
 
 SNOOZE = timedelta(minutes=30)

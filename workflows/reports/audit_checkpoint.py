@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from workflows import audit
+from workflows.reports.models import ReportRun
 from workflows.store.models import AuditEntry, AuditHead
-from workflows.store.report_models import ReportRun
 
 
 class AuditCheckpoint(TypedDict):

@@ -21,7 +21,7 @@ from workflows import audit
 from workflows.clock import Clock
 from workflows.config import Report
 from workflows.jobs import enqueue
-from workflows.store.report_models import ReportRun, ReportSchedule, RunState, RunTrigger
+from workflows.reports.models import ReportRun, ReportSchedule, RunState, RunTrigger
 
 RUN_JOB_KIND = "report.run"
 CHART_JOB_KIND = "report.chart"

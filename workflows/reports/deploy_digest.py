@@ -18,9 +18,9 @@ from typing import Any, TypedDict
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session, col
 
+from workflows.deploys.models import ApprovalDecision, Deploy, DeployApproval, DeployState
 from workflows.reports.periods import Window
 from workflows.reports.sql import as_float, dialect_of, seconds_between, split_agg, string_agg
-from workflows.store.deploy_models import ApprovalDecision, Deploy, DeployApproval, DeployState
 
 SUCCEEDED = (DeployState.succeeded.value, DeployState.rolled_back.value)
 OTHER = (DeployState.rejected.value, DeployState.expired.value)

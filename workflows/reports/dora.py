@@ -27,10 +27,10 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from workflows.config import ShipbotConfig
+from workflows.deploys.models import Deploy, DeployKind, DeployState
+from workflows.incidents.models import Incident
 from workflows.reports.periods import Window, day_boundaries, window_before
 from workflows.reports.sql import dialect_of, medians, plus, seconds_between
-from workflows.store.deploy_models import Deploy, DeployKind, DeployState
-from workflows.store.incident_models import Incident
 
 INCIDENT_WINDOW = timedelta(hours=24)
 PERIOD_DAYS = 7

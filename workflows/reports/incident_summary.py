@@ -15,9 +15,9 @@ from sqlalchemy import and_, func, literal, or_, select
 from sqlmodel import Session, col
 
 from workflows.config import SEVERITIES
+from workflows.incidents.models import Incident
 from workflows.reports.periods import Window
 from workflows.reports.sql import as_float, dialect_of, median, seconds_between
-from workflows.store.incident_models import Incident
 from workflows.store.types import UTCDateTime
 
 MAX_OPEN = 10

@@ -20,8 +20,8 @@ from workflows.clock import Clock
 from workflows.config import Report, ShipbotConfig
 from workflows.errors import Conflict, NotFound, PermissionDenied
 from workflows.reports.claims import claim_run
+from workflows.reports.models import ReportRun, RunTrigger
 from workflows.reports.periods import next_fire_time
-from workflows.store.report_models import ReportRun, RunTrigger
 
 
 class Directory(Protocol):

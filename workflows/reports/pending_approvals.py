@@ -15,8 +15,8 @@ from sqlalchemy import and_, func, literal, select
 from sqlmodel import Session, col
 
 from workflows.config import ShipbotConfig
+from workflows.deploys.models import ApprovalDecision, Deploy, DeployApproval, DeployState
 from workflows.reports.sql import as_float, dialect_of, seconds_between, split_agg, string_agg
-from workflows.store.deploy_models import ApprovalDecision, Deploy, DeployApproval, DeployState
 from workflows.store.types import UTCDateTime
 
 MAX_LISTED = 20

@@ -22,9 +22,9 @@ from workflows.jobs import JobContext, JobHandler, PermanentJobError, enqueue
 from workflows.reports import audit_checkpoint, deploy_digest, dora, incident_summary
 from workflows.reports import pending_approvals as pending
 from workflows.reports.claims import CHART_JOB_KIND, chart_job_key, view_key
+from workflows.reports.models import ReportRun, RunState
 from workflows.reports.periods import window_before
 from workflows.store.db import Database
-from workflows.store.report_models import ReportRun, RunState
 from workflows.views import request_render
 
 log = logging.getLogger("shipbot.reports")

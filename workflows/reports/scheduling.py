@@ -25,9 +25,9 @@ from enum import StrEnum
 from workflows.clock import Clock
 from workflows.config import Report, ShipbotConfig
 from workflows.reports.claims import SCHEDULER_ACTOR, claim_run, ensure_schedule
+from workflows.reports.models import ReportRun, RunTrigger
 from workflows.reports.periods import latest_fire_time
 from workflows.store.db import Database
-from workflows.store.report_models import ReportRun, RunTrigger
 
 log = logging.getLogger("shipbot.reports")
 

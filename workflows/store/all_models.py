@@ -1,9 +1,7 @@
 """Imports every table module, so ``SQLModel.metadata`` knows the whole schema (Alembic)."""
 
-from workflows.store import (  # noqa: F401
-    alert_models,
-    deploy_models,
-    incident_models,
-    models,
-    report_models,
-)
+import workflows.alerts.models
+import workflows.deploys.models
+import workflows.incidents.models
+import workflows.reports.models
+import workflows.store.models  # noqa: F401

@@ -15,8 +15,8 @@ from workflows.alerts.intake import DECLARE_JOB_KIND, IntakeResult, ingest
 from workflows.alerts.parsers import parse_alertmanager, parse_generic
 from workflows.clock import FakeClock
 from workflows.config import ShipbotConfig
+from workflows.incidents.models import Incident, IncidentEvent
 from workflows.store.db import Database
-from workflows.store.incident_models import Incident, IncidentEvent
 from workflows.store.models import Job, SlackMessage
 from workflows.views import get_message
 

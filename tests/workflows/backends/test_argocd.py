@@ -14,7 +14,7 @@ from tests.workflows.backends.helpers import make_target, stored
 from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply
 from workflows.backends import BackendError, BackendPorts, Status, build_backend
 from workflows.clock import FakeClock
-from workflows.config_backends import ArgoCDBackend
+from workflows.config.backends import ArgoCDBackend
 
 TOKEN = "argotoken-" + "z8" * 8
 APP_PATH = "/api/v1/applications/web"

@@ -19,7 +19,7 @@ from workflows.backends import (
     build_backend,
 )
 from workflows.clock import FakeClock
-from workflows.config_backends import GithubActionsBackend
+from workflows.config.backends import GithubActionsBackend
 
 REPO = "acme/web"
 TOKEN = "ghtoken-" + "x9" * 8

@@ -19,7 +19,7 @@ from workflows.backends import (
     build_backend,
 )
 from workflows.clock import FakeClock
-from workflows.config_backends import WebhookBackend
+from workflows.config.backends import WebhookBackend
 
 SECRET = "whsec-" + "k3y" * 6
 

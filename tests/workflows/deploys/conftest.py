@@ -10,11 +10,11 @@ import yaml
 
 from workflows.clock import FakeClock
 from workflows.config import ShipbotConfig
-from workflows.config_loader import parse_config
+from workflows.config.loader import parse_config
 from workflows.deploys.directory import NoDirectory
+from workflows.deploys.models import Deploy
 from workflows.deploys.requests import DeployAsk, Ports, request_deploy
 from workflows.store.db import Database
-from workflows.store.deploy_models import Deploy
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shipbot.yaml"
 

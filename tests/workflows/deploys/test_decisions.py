@@ -12,10 +12,10 @@ from tests.workflows.deploys.conftest import ask
 from workflows.clock import FakeClock
 from workflows.deploys.decisions import cancel, decide, expire
 from workflows.deploys.locks import lock, unlock
+from workflows.deploys.models import ApprovalDecision, Deploy, DeployApproval
 from workflows.deploys.requests import RUN_JOB, Ports
 from workflows.errors import Conflict, DuplicateDelivery, NotFound, PermissionDenied
 from workflows.store.db import Database
-from workflows.store.deploy_models import ApprovalDecision, Deploy, DeployApproval
 from workflows.store.models import AuditEntry, Job
 
 

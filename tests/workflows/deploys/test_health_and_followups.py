@@ -20,12 +20,12 @@ from workflows.clock import FakeClock
 from workflows.deploys import followups
 from workflows.deploys.decisions import decide
 from workflows.deploys.directory import NoDirectory
+from workflows.deploys.models import ApprovalDecision, Deploy
 from workflows.deploys.requests import REMIND_JOB, Ports
 from workflows.deploys.runner import DeployRunner, RunnerPorts
 from workflows.errors import NotFound
 from workflows.jobs import RetryLater
 from workflows.store.db import Database
-from workflows.store.deploy_models import ApprovalDecision, Deploy
 from workflows.store.models import Job, SlackMessage
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -11,8 +11,8 @@ from workflows.clock import FakeClock
 from workflows.deploys.policy import evaluate
 from workflows.deploys.requests import Ports
 from workflows.errors import Conflict, NotFound, PermissionDenied, UserError
+from workflows.incidents.models import Incident
 from workflows.store.db import Database
-from workflows.store.incident_models import Incident
 
 
 def _verdict(database: Database, ports: Ports, user: str, service: str, env: str, **kw: object):  # type: ignore[no-untyped-def]

@@ -16,11 +16,11 @@ import pytest
 from tests.workflows.deploys.conftest import ask
 from workflows.backends.base import BackendPorts, DeployBackend, DeployTarget, Progress, Started
 from workflows.backends.command import CommandDeployBackend
+from workflows.deploys.models import Deploy
 from workflows.deploys.requests import Ports
 from workflows.deploys.runner import DeployRunner, RunnerPorts
 from workflows.jobs import JobContext, RetryLater
 from workflows.store.db import Database
-from workflows.store.deploy_models import Deploy
 from workflows.store.models import Job
 
 ROOT = Path(__file__).resolve().parents[3]

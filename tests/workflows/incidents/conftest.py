@@ -8,10 +8,10 @@ import pytest
 
 from workflows.clock import FakeClock
 from workflows.config import load_config
-from workflows.config_models import ShipbotConfig
+from workflows.config.models import ShipbotConfig
 from workflows.incidents.declare import declare
+from workflows.incidents.models import Incident
 from workflows.store.db import Database
-from workflows.store.incident_models import Incident
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[3] / "examples" / "shipbot.yaml"
 

@@ -8,12 +8,12 @@ from sqlmodel import col, select
 
 from workflows import audit
 from workflows.clock import FakeClock
-from workflows.config_models import ShipbotConfig
+from workflows.config.models import ShipbotConfig
 from workflows.incidents import changes
 from workflows.incidents.declare import channel_ready
+from workflows.incidents.models import Incident, IncidentEvent
 from workflows.jobs import JobContext, list_jobs
 from workflows.store.db import Database
-from workflows.store.incident_models import Incident, IncidentEvent
 from workflows.store.models import Job
 
 

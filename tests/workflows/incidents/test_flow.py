@@ -16,11 +16,11 @@ from tests.workflows.incidents.helpers import (
     post_status,
 )
 from workflows.clock import FakeClock
-from workflows.config_models import ShipbotConfig
+from workflows.config.models import ShipbotConfig
 from workflows.errors import Conflict, DuplicateDelivery, NotFound, UserError
 from workflows.incidents import changes
+from workflows.incidents.models import IncidentStatus
 from workflows.store.db import Database
-from workflows.store.incident_models import IncidentStatus
 
 
 def test_declare_writes_incident_timeline_audit_and_jobs_together(

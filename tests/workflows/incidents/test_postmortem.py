@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from tests.workflows.incidents.conftest import declare_one
 from workflows.clock import FakeClock
-from workflows.config_models import ShipbotConfig
+from workflows.config.models import ShipbotConfig
+from workflows.deploys.models import Deploy
 from workflows.incidents import changes, queries
 from workflows.incidents.postmortem import format_duration, postmortem_markdown
 from workflows.store.db import Database
-from workflows.store.deploy_models import Deploy
 
 
 def _deploy(

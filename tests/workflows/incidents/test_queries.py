@@ -8,11 +8,11 @@ from tests.workflows.incidents.conftest import declare_one
 from tests.workflows.incidents.helpers import events, give_channel, job_keys, jobs, run_jobs
 from workflows import jobs as job_store
 from workflows.clock import FakeClock
-from workflows.config_models import ShipbotConfig
+from workflows.config.models import ShipbotConfig
 from workflows.incidents import changes, queries
 from workflows.incidents.declare import declare_from_alert
+from workflows.incidents.models import Incident
 from workflows.store.db import Database
-from workflows.store.incident_models import Incident
 
 
 def _resolve(database: Database, clock: FakeClock, config: ShipbotConfig, incident_id: int) -> None:

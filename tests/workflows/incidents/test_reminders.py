@@ -16,7 +16,7 @@ from tests.workflows.incidents.helpers import (
     run_jobs,
 )
 from workflows.clock import FakeClock
-from workflows.config_models import ShipbotConfig
+from workflows.config.models import ShipbotConfig
 from workflows.errors import Conflict
 from workflows.incidents import changes, reminders
 from workflows.jobs import JobContext

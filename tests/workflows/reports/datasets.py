@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from workflows.config import ShipbotConfig, load_config
+from workflows.deploys.models import Deploy, DeployApproval
+from workflows.incidents.models import Incident
 from workflows.store.db import Database
-from workflows.store.deploy_models import Deploy, DeployApproval
-from workflows.store.incident_models import Incident
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shipbot.yaml"
 FIRE = datetime(2026, 1, 12, 8, 0, tzinfo=UTC)

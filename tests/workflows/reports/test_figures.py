@@ -18,10 +18,10 @@ from workflows.clock import FakeClock
 from workflows.reports import audit_checkpoint, deploy_digest, dora, incident_summary
 from workflows.reports import pending_approvals as pending
 from workflows.reports.claims import claim_run
+from workflows.reports.models import RunTrigger
 from workflows.reports.periods import window_before
 from workflows.reports.runner import compute_figures
 from workflows.store.db import Database
-from workflows.store.report_models import RunTrigger
 
 BERLIN = "Europe/Berlin"
 

@@ -12,10 +12,10 @@ from workflows.clock import FakeClock
 from workflows.config import Report
 from workflows.reports.chart import CURRENT, PREVIOUS, deploys_per_day_png
 from workflows.reports.claims import claim_run
+from workflows.reports.models import ReportRun, RunTrigger
 from workflows.reports.runner import run_report
 from workflows.store.db import Database
 from workflows.store.models import Job, SlackMessage
-from workflows.store.report_models import ReportRun, RunTrigger
 
 
 def claim(database: Database, clock: FakeClock, report: Report) -> int:

@@ -12,11 +12,11 @@ from tests.workflows.reports.datasets import example_config
 from workflows.clock import FakeClock
 from workflows.config import Report, ShipbotConfig, cron_trigger
 from workflows.reports import scheduling
+from workflows.reports.models import ReportRun, ReportSchedule
 from workflows.reports.periods import day_boundaries, latest_fire_time, window_before
 from workflows.reports.scheduling import Outcome
 from workflows.store.db import Database
 from workflows.store.models import AuditEntry, Job
-from workflows.store.report_models import ReportRun, ReportSchedule
 
 BERLIN = "Europe/Berlin"
 

@@ -6,10 +6,10 @@ import difflib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from workflows.config_types import is_user_id
+from workflows.config.types import is_user_id
 
 if TYPE_CHECKING:
-    from workflows.config_models import ShipbotConfig
+    from workflows.config.models import ShipbotConfig
 
 Problem = tuple[str, str]
 

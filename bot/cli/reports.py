@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bot.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, SubParsers, parse_when
 from bot.report_wiring import make_chart_handler, register_renderers, replica_name, run_meta
 from bot.sender import RendererRegistry, make_render_handler
 from bot.settings import SettingsError, load_settings
@@ -30,16 +30,27 @@ from workflows.config import ShipbotConfig, load_config
 from workflows.errors import UserError
 from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater
 from workflows.reports import claims, inline, manual
+from workflows.reports.models import ReportRun
 from workflows.reports.runner import compute_figures, make_run_handler, worth_posting
 from workflows.store.db import Database
 from workflows.store.models import Job, JobState
-from workflows.store.report_models import ReportRun
 
 JOB_TIMEOUT = 120.0  # seconds the terminal waits for one job (Slack pacing, retries)
 LEASE = timedelta(seconds=60)
 
 
-def report(args: argparse.Namespace) -> int:
+def add_parser(sub: SubParsers) -> None:
+    report = sub.add_parser("report", help="scheduled reports: list them or run one now")
+    report_sub = report.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
+    report_sub.add_parser("list", help="the configured reports, their next and last runs")
+    report_run = report_sub.add_parser("run", help="compute a report now and post it")
+    report_run.add_argument("name", help="the report's name in the config")
+    report_run.add_argument("--dry-run", action="store_true", help="print it here, post nothing")
+    report_run.add_argument("--at", type=parse_when, help="with --dry-run: as of this time")
+    report.set_defaults(handler=report_command)
+
+
+def report_command(args: argparse.Namespace) -> int:
     settings = load_settings()
     config = load_config(settings.config_path)
     database = Database(settings.database_url)
@@ -255,4 +266,4 @@ def terminal_text(blocks: list[Mapping[str, Any]], config: ShipbotConfig) -> str
     return "\n".join(lines)
 
 
-__all__ = ["plain", "report", "terminal_text"]
+__all__ = ["add_parser", "plain", "report_command", "terminal_text"]

@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 
-from bot.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bot.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, SubParsers
 from bot.settings import load_settings
 from workflows.clock import SystemClock
 from workflows.config import load_config
@@ -16,13 +16,14 @@ from workflows.errors import UserError
 from workflows.store.db import Database
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: SubParsers) -> None:
     explain = sub.add_parser(
         "explain", help="why a user can or cannot deploy a service to an environment now"
     )
     explain.add_argument("service")
     explain.add_argument("environment")
     explain.add_argument("--user", required=True, help="Slack user id, e.g. U0ALICE")
+    explain.set_defaults(handler=explain_command)
 
 
 def _directory(settings: object) -> Directory:
@@ -42,7 +43,7 @@ def _directory(settings: object) -> Directory:
     return SlackDirectory(client, clock=SystemClock())
 
 
-def explain(args: argparse.Namespace) -> int:
+def explain_command(args: argparse.Namespace) -> int:
     settings = load_settings()
     config = load_config(settings.config_path)
     directory = _directory(settings)

@@ -1,7 +1,7 @@
 """The shipbot config models (pydantic v2). ``ShipbotConfig`` is the root.
 
 Names that point elsewhere in the file (groups, environments, channels) are checked in
-``workflows.config_refs`` once every field is valid, so each error names its own path.
+``workflows.config.refs`` once every field is valid, so each error names its own path.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from workflows.config_backends import DeployBackend, Section
-from workflows.config_types import (
+from workflows.config.backends import DeployBackend, Section
+from workflows.config.types import (
     ChannelId,
     Cron,
     Duration,
@@ -283,7 +283,7 @@ class ShipbotConfig(Section):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> ShipbotConfig:
-        from workflows.config_refs import reference_problems
+        from workflows.config.refs import reference_problems
 
         problems = reference_problems(self)
         if problems:

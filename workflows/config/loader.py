@@ -18,8 +18,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from workflows.config_backends import BACKENDS
-from workflows.config_models import ShipbotConfig
+from workflows.config.backends import BACKENDS
+from workflows.config.models import ShipbotConfig
 from workflows.errors import ConfigError
 
 Problem = tuple[str, str]

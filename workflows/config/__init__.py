@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from pydantic.json_schema import GenerateJsonSchema
 
-from workflows.config_backends import (
+from workflows.config.backends import (
     BACKENDS,
     ArgoCDBackend,
     AwsCodeDeployBackend,
@@ -31,8 +31,8 @@ from workflows.config_backends import (
     GithubActionsBackend,
     WebhookBackend,
 )
-from workflows.config_loader import ConfigValidationError, interpolate, load_config, parse_config
-from workflows.config_models import (
+from workflows.config.loader import ConfigValidationError, interpolate, load_config, parse_config
+from workflows.config.models import (
     SEVERITIES,
     AlertRoute,
     Alerts,
@@ -54,7 +54,7 @@ from workflows.config_models import (
     ShipbotConfig,
     User,
 )
-from workflows.config_types import cron_trigger, format_duration, parse_duration
+from workflows.config.types import cron_trigger, format_duration, parse_duration
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
