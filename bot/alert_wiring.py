@@ -10,7 +10,7 @@ from sqlmodel import Session
 from bot.hooks import build_hook_routes, https_get
 from bot.sender import RenderedMessage
 from bot.wiring import Wiring
-from commands.alert_views import render_alert_group
+from commands.alerts.views import render_alert_group
 from workflows.alerts.groups import GROUP_VIEW_PREFIX, get_group, group_id_of_view
 from workflows.alerts.sns import CONFIRM_JOB_KIND, make_confirm_handler
 

@@ -17,8 +17,8 @@ from slack_bolt.response import BoltResponse
 from bot.delivery_keys import request_kind, slack_delivery_key
 from bot.deps import Deps
 from bot.errors import handle_error
+from commands.common.reply import Reply, SlashCommand
 from commands.registry import SLASH_COMMANDS
-from commands.reply import Reply, SlashCommand
 from workflows.delivery import was_delivered
 
 log = logging.getLogger("shipbot.app")

@@ -9,13 +9,14 @@ from typing import Any
 import httpx
 from sqlmodel import Session
 
-from bot.directory import SlackDirectory
 from bot.listeners import on_action, on_submission
 from bot.sender import RenderedMessage
 from bot.slack_client import make_client
 from bot.wiring import Wiring
-from commands import deploy_actions, deploy_views
-from commands.deploy_modals import REJECT_CALLBACK, REQUEST_CALLBACK
+from commands.common.directory import SlackDirectory
+from commands.deploys import actions as deploy_actions
+from commands.deploys import views as deploy_views
+from commands.deploys.modals import REJECT_CALLBACK, REQUEST_CALLBACK
 from workflows.backends.base import BackendPorts, DeployBackend
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig

@@ -31,8 +31,8 @@ from bot.deps import Deps
 from bot.listeners import on_action, on_submission
 from bot.sender import PERMANENT_ERRORS, RenderedMessage, RendererRegistry
 from bot.wiring import Wiring
-from commands import incident as commands
-from commands import incident_views as views
+from commands.incidents import handlers as commands
+from commands.incidents import views
 from workflows.config.models import SEVERITIES, ShipbotConfig
 from workflows.incidents import effects, queries
 from workflows.incidents.declare import (

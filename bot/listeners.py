@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 
 from bot.deps import Deps
-from commands.reply import Action, Reply, Submission
+from commands.common.reply import Action, Reply, Submission
 
 ActionHandler = Callable[[Action, Any], Reply | None]
 """A click's answer: None (the stored state changed; its messages re-render), a Reply

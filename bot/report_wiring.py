@@ -27,7 +27,7 @@ from sqlmodel import Session, col
 
 from bot.sender import PERMANENT_ERRORS, RenderedMessage, RendererRegistry
 from bot.wiring import Wiring
-from commands.report_views import render_run
+from commands.reports.views import render_run
 from workflows import views
 from workflows.config import Report
 from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater

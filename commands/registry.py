@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from commands import deploy, incident, shipbot
-from commands.reply import Reply, SlashCommand
+from commands.common.reply import Reply, SlashCommand
+from commands.deploys import handlers as deploy
+from commands.incidents import handlers as incident
+from commands.shipbot import handlers as shipbot
 
 SLASH_COMMANDS: Mapping[str, Callable[[SlashCommand, Any], Reply]] = {
     "/deploy": deploy.handle,

@@ -32,8 +32,8 @@ def _directory(settings: object) -> Directory:
     token = getattr(settings, "slack_bot_token", None)
     if token is None or not token.get_secret_value():
         return NoDirectory()
-    from bot.directory import SlackDirectory
     from bot.slack_client import make_client
+    from commands.common.directory import SlackDirectory
 
     client = make_client(
         token=token.get_secret_value(),

@@ -23,7 +23,7 @@ from bot.report_wiring import make_chart_handler, register_renderers, replica_na
 from bot.sender import RendererRegistry, make_render_handler
 from bot.settings import SettingsError, load_settings
 from bot.slack_client import make_client
-from commands.report_views import render_list, render_run
+from commands.reports.views import render_list, render_run
 from workflows import jobs
 from workflows.clock import Clock, SystemClock
 from workflows.config import ShipbotConfig, load_config

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.directory import SlackDirectory
 from bot.slack_client import make_client
+from commands.common.directory import SlackDirectory
 from workflows.clock import FakeClock
 
 

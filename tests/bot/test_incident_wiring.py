@@ -15,8 +15,8 @@ from bot.sandbox.seed import seed_workspace
 from bot.sandbox.slack_api import FakeSlackApi
 from bot.sender import RendererRegistry, make_render_handler
 from bot.worker import Worker
-from commands import incident as incident_commands
-from commands.reply import Action
+from commands.common.reply import Action
+from commands.incidents import handlers as incident_commands
 from tests.workflows.incidents.conftest import EXAMPLE_CONFIG, declare_one
 from tests.workflows.incidents.helpers import context_for, incident, jobs
 from workflows.clock import FakeClock

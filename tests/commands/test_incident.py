@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from commands import incident as command
-from commands import incident_views as views
-from commands.reply import Action, Reply, SlashCommand, Submission
+from commands.common.reply import Action, Reply, SlashCommand, Submission
+from commands.incidents import handlers as command
+from commands.incidents import views
 from workflows.clock import FakeClock
 from workflows.config import load_config
 from workflows.config.models import ShipbotConfig

@@ -14,9 +14,9 @@ from sqlmodel import select
 
 from bot.sandbox.slack_api import FakeSlackApi
 from bot.sandbox.slack_blocks import block_errors
-from commands import shipbot
-from commands.reply import SlashCommand
-from commands.report_views import duration, render_run
+from commands.common.reply import SlashCommand
+from commands.reports.views import duration, render_run
+from commands.shipbot import handlers as shipbot
 from tests.workflows.reports.datasets import (
     FIRE,
     example_config,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from commands.reply import context, escape, header, section
+from commands.common.reply import context, escape, header, section
 from workflows.alerts.groups import active_count, group_state
 from workflows.alerts.models import AlertGroup
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from commands import deploy_modals
-from commands.dispatch import CommandSpec, Usage, render_help
-from commands.reply import Reply, SlashCommand, context, escape, header, quote_input, section
+from commands.common.dispatch import CommandSpec, Usage, render_help
+from commands.common.reply import Reply, SlashCommand, context, escape, header, quote_input, section
+from commands.deploys import modals as deploy_modals
 from workflows.config import ShipbotConfig
 from workflows.deploys import queries
 from workflows.deploys.decisions import cancel

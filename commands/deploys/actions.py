@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.deploy import accepted, check_version, deploy_id_of, ports_of
-from commands.deploy_modals import reject_modal
-from commands.reply import Action, Reply, Submission
+from commands.common.reply import Action, Reply, Submission
+from commands.deploys.handlers import accepted, check_version, deploy_id_of, ports_of
+from commands.deploys.modals import reject_modal
 from workflows.deploys.decisions import cancel, decide
 from workflows.deploys.followups import rollback
 from workflows.deploys.models import ApprovalDecision

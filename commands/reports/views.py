@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from commands.reply import DIVIDER, context, escape, header, section
+from commands.common.reply import DIVIDER, context, escape, header, section
 from workflows.reports.manual import Listing
 
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from commands.reply import Reply, SlashCommand, context, header, quote_input, section
+from commands.common.reply import Reply, SlashCommand, context, header, quote_input, section
 from workflows.errors import UserError
 
 Handler = Callable[[SlashCommand, Any], Reply]

@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from commands import incident_views as views
-from commands.dispatch import CommandSpec, Usage
-from commands.reply import Action, Reply, SlashCommand, Submission, quote_input
+from commands.common.dispatch import CommandSpec, Usage
+from commands.common.reply import Action, Reply, SlashCommand, Submission, quote_input
+from commands.incidents import views
 from workflows.config.models import ShipbotConfig
 from workflows.config.types import is_user_id
 from workflows.errors import NotFound, UserError

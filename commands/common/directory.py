@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 from workflows.clock import Clock
 
-log = logging.getLogger("shipbot.directory")
+log = logging.getLogger("shipcommands.common.directory")
 
 CACHE_FOR = timedelta(minutes=5)
 

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from commands.reply import context, escape, header, section
+from commands.common.reply import context, escape, header, section
 from workflows.config.models import SEVERITIES, ShipbotConfig
 from workflows.config.types import is_user_id
 from workflows.deploys.models import Deploy

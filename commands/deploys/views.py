@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.reply import context, escape, section
+from commands.common.reply import context, escape, section
 from workflows.config import ShipbotConfig
 from workflows.deploys.models import (
     ApprovalDecision,

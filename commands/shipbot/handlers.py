@@ -6,10 +6,19 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from commands import deploy, incident
-from commands.dispatch import CommandSpec, Usage
-from commands.reply import DIVIDER, Reply, SlashCommand, context, header, quote_input, section
-from commands.report_views import render_list
+from commands.common.dispatch import CommandSpec, Usage
+from commands.common.reply import (
+    DIVIDER,
+    Reply,
+    SlashCommand,
+    context,
+    header,
+    quote_input,
+    section,
+)
+from commands.deploys import handlers as deploy
+from commands.incidents import handlers as incident
+from commands.reports.views import render_list
 from workflows.config import ShipbotConfig
 from workflows.delivery import claim_delivery
 from workflows.errors import UserError
