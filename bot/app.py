@@ -11,14 +11,14 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import App, BoltContext
 from slack_bolt.response import BoltResponse
 
 from bot.delivery_keys import request_kind, slack_delivery_key
 from bot.deps import Deps
 from bot.errors import handle_error
-from commands.common.reply import Reply, SlashCommand
-from commands.registry import SLASH_COMMANDS
+from bot.listeners import on_action, on_command, on_submission
+from bot.wiring import Wiring
 from workflows.delivery import was_delivered
 
 log = logging.getLogger("shipbot.app")
@@ -35,11 +35,13 @@ class _SameTokenWarningFilter(logging.Filter):
 
 
 def build_bolt_app(
-    deps: Deps,
+    wiring: Wiring,
     *,
     signing_secret: str,
     extra_registrars: Iterable[Registrar] = (),
 ) -> App:
+    """The Bolt app answering every slash command, button and modal ``wiring`` holds."""
+    deps = wiring.deps
     bolt_logger = logging.getLogger("shipbot.bolt")
     if not any(isinstance(f, _SameTokenWarningFilter) for f in bolt_logger.filters):
         bolt_logger.addFilter(_SameTokenWarningFilter())
@@ -51,7 +53,12 @@ def build_bolt_app(
         logger=bolt_logger,
     )
     app.middleware(_exactly_once(deps))
-    _register_commands(app, deps)
+    for name, command in wiring.commands.items():
+        on_command(app, deps, name, command)
+    for action_id, action in wiring.actions:
+        on_action(app, deps, action_id, action)
+    for callback_id, submission in wiring.submissions.items():
+        on_submission(app, deps, callback_id, submission)
     for registrar in extra_registrars:
         registrar(app, deps)
 
@@ -88,24 +95,3 @@ def _exactly_once(deps: Deps) -> Callable[..., Any]:
         return None
 
     return exactly_once
-
-
-def _register_commands(app: App, deps: Deps) -> None:
-    for name, handler in SLASH_COMMANDS.items():
-        app.command(name)(_command_listener(handler, deps))
-
-
-def _command_listener(
-    handler: Callable[[SlashCommand, Any], Reply], deps: Deps
-) -> Callable[..., None]:
-    def listener(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
-        request = SlashCommand.from_payload(command, delivery_key=context.get("delivery_key", ""))
-        reply = handler(request, deps)
-        if reply.modal is not None:
-            # trigger_id lives 3 s; the listener runs before the ack, well inside that.
-            deps.client.views_open(trigger_id=request.trigger_id, view=reply.modal)
-            ack()
-            return
-        ack(**reply.as_response())
-
-    return listener

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from prometheus_client import CollectorRegistry, Counter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,32 +25,15 @@ from starlette.routing import BaseRoute, Route
 from bot.deps import Deps
 from workflows.alerts.model import SOURCES, HookRejected
 from workflows.alerts.receive import HookOutcome, configured_source, receive
-from workflows.alerts.sns import Fetcher, SigningCerts
+from workflows.alerts.sns import Fetcher, SigningCerts, https_get
 
 log = logging.getLogger("shipbot.hooks")
 
 MAX_HOOK_BODY = 1024 * 1024
-_FETCH_LIMIT = 64 * 1024  # a PEM certificate or an SNS confirmation answer is far smaller
 
 
 class PayloadTooLarge(HookRejected):
     status = 413
-
-
-def https_get(url: str) -> bytes:
-    """The production fetcher for SNS certificates and SubscribeURLs: TLS-verified GET,
-    no redirects, 5 s timeout, a bounded body. Raises on anything but 200."""
-    with (
-        httpx.Client(timeout=5.0, follow_redirects=False) as client,
-        client.stream("GET", url) as response,
-    ):
-        response.raise_for_status()
-        body = b""
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > _FETCH_LIMIT:
-                raise ValueError(f"{url} answered more than {_FETCH_LIMIT} bytes")
-        return body
 
 
 class AlertMetrics:

@@ -1,26 +1,32 @@
-"""Bolt listeners for buttons and modals that hand plain values to ``commands/``.
-
-A flow module registers its interactive pieces with ``on_action`` / ``on_submission``;
-Slack payloads stop here. Errors go to the single error handler (``bot.errors``).
+"""Bolt listeners that turn Slack payloads into plain values for ``commands/``: slash
+commands, buttons and modals, as the domains registered them (``bot.wiring``). Slack
+payloads stop here. Errors go to the single error handler (``bot.errors``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 
 from bot.deps import Deps
-from commands.common.reply import Action, Reply, Submission
+from commands.common.reply import Action, SlashCommand, Submission
+from commands.common.seams import ActionHandler, CommandHandler, SubmissionHandler
 
-ActionHandler = Callable[[Action, Any], Reply | None]
-"""A click's answer: None (the stored state changed; its messages re-render), a Reply
-shown only to the clicker, or a Reply with ``modal`` to open (e.g. "why reject?")."""
 
-SubmissionHandler = Callable[[Submission, Any], dict[str, str] | None]
-"""A modal's answer: None closes it; ``{block_id: message}`` shows field errors."""
+def on_command(app: App, deps: Deps, name: str, handler: CommandHandler) -> None:
+    def listener(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+        request = SlashCommand.from_payload(command, delivery_key=context.get("delivery_key", ""))
+        reply = handler(request, deps)
+        if reply.modal is not None:
+            # trigger_id lives 3 s; the listener runs before the ack, well inside that.
+            deps.client.views_open(trigger_id=request.trigger_id, view=reply.modal)
+            ack()
+            return
+        ack(**reply.as_response())
+
+    app.command(name)(listener)
 
 
 def on_action(

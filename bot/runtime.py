@@ -9,14 +9,16 @@ from pathlib import Path
 
 from bot.app import Registrar, build_bolt_app
 from bot.deps import Deps
+from bot.hooks import build_hook_routes
 from bot.http import build_http_app
 from bot.metrics import Metrics
-from bot.scheduler import build_scheduler
-from bot.sender import RendererRegistry, make_render_handler
+from bot.scheduler import build_scheduler, schedule_reports
+from bot.sender import make_render_handler
 from bot.settings import Settings
 from bot.slack_client import make_client
-from bot.wiring import Wiring, flows
+from bot.wiring import wire_domains
 from bot.worker import Worker
+from commands.common.directory import SlackDirectory
 from workflows.clock import Clock, SystemClock
 from workflows.config import ShipbotConfig
 from workflows.jobs import counts_by_state
@@ -52,12 +54,14 @@ class Runtime:
             metrics=self.metrics,
             config=config,
         )
-        self.renderers = RendererRegistry()
-        self.wiring = Wiring(
-            deps=self.deps, renderers=self.renderers, state_dir=Path(settings.state_dir)
+        # Its own client with a 2 s timeout: a user-group lookup happens on the ack path,
+        # and Slack wants the ack within 3 s.
+        self.deps.directory = SlackDirectory(
+            make_client(token=token, base_url=settings.api_url, metrics=self.metrics, timeout=2),
+            clock=self.clock,
         )
-        for wire in flows():
-            wire(self.wiring)
+        self.wiring = wire_domains(deps=self.deps, state_dir=Path(settings.state_dir))
+        self.renderers = self.wiring.renderers
         self.worker = Worker(
             self.database,
             clock=self.clock,
@@ -73,20 +77,19 @@ class Runtime:
         self.deps.worker = self.worker
         self.metrics.watch_jobs(self._job_counts)
         self.bolt = build_bolt_app(
-            self.deps,
+            self.wiring,
             signing_secret=signing_secret,
-            extra_registrars=[*self.wiring.registrars, *extra_registrars],
+            extra_registrars=extra_registrars,
         )
         self.http = build_http_app(
             bolt_app=self.bolt,
             signing_secret=signing_secret,
             database=self.database,
             metrics=self.metrics,
-            extra_routes=list(self.wiring.routes),
+            extra_routes=build_hook_routes(self.deps),
         )
         self.scheduler = build_scheduler(database=self.database, clock=self.clock)
-        for schedule in self.wiring.schedules:
-            schedule(self.scheduler)
+        schedule_reports(self.scheduler, self.deps)
         self._worker_running = False
 
     def _job_counts(self) -> dict[str, int]:

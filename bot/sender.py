@@ -22,14 +22,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlmodel import Session
 
+from bot.slack_errors import classify, job_outcome
+from commands.common.seams import RenderedMessage, Renderer
 from workflows import views
 from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater
 from workflows.store.models import SlackMessage
@@ -37,42 +37,8 @@ from workflows.store.models import SlackMessage
 log = logging.getLogger(__name__)
 
 VIEW_EVENT_TYPE = "shipbot_view"
-# Slack errors that mean this message can never be delivered as it stands.
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "missing_scope",
-        "msg_too_long",
-        "no_text",
-        "invalid_metadata_format",
-        "restricted_action",
-        "cant_update_message",
-    }
-)
 MAX_SLOT_WAIT = timedelta(seconds=1.5)
 _HISTORY_PAGES = 10
-
-
-@dataclass(frozen=True)
-class RenderedMessage:
-    """What a message should show now."""
-
-    text: str
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-    unfurl: bool = False
-
-
-Renderer = Callable[[Session, str], RenderedMessage | None]
-"""Builds the message of a view key from the stored object; None when nothing should show
-(the message is left as it is)."""
 
 
 class RendererRegistry:
@@ -297,27 +263,14 @@ class _Render:
             self.sleep(wait)
 
     def _raise_for(self, error: SlackApiError) -> NoReturn:
-        response = error.response
-        code = str(response.get("error") or "")
-        if response.status_code == 429 or code == "ratelimited":
-            seconds = _retry_after(response.headers)
-            until = self.clock.now() + timedelta(seconds=seconds)
+        failure = classify(error)
+        if failure.retry_after is not None:
+            # The whole channel waits, not just this message (Slack limits per channel).
+            until = self.clock.now() + timedelta(seconds=failure.retry_after)
             views.push_back_channel(
                 database=self.database, clock=self.clock, channel=self.channel, until=until
             )
-            raise RetryLater(until, reason=f"Slack rate-limited {self.channel} for {seconds}s")
-        if code in PERMANENT_ERRORS:
-            reason = f"Slack refused {self.view_key} in {self.channel}: {code}"
+        elif failure.permanent:
+            reason = f"Slack refused {self.view_key} in {self.channel}: {failure.code}"
             views.record_render_error(**self._owned(), error=reason)
-            raise PermanentJobError(reason) from error
-        raise error
-
-
-def _retry_after(headers: Any) -> int:
-    for name, value in dict(headers or {}).items():
-        if str(name).lower() == "retry-after":
-            try:
-                return max(int(float(value if isinstance(value, str) else value[0])), 1)
-            except (TypeError, ValueError, IndexError):
-                break
-    return 1
+        raise job_outcome(error, what=f"{self.view_key} in {self.channel}") from error

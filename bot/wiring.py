@@ -1,44 +1,68 @@
-"""How each flow plugs into a shipbot process, without editing the runtime.
-
-Every flow has one ``bot/<flow>_wiring.py`` with ``wire(wiring: Wiring) -> None`` that
-adds its job handlers, renderers, Bolt listeners, HTTP routes and scheduled jobs.
-``Runtime`` calls each ``wire`` in ``FLOWS`` before it builds the worker, the Bolt app,
-the HTTP app and the scheduler.
-"""
+"""The runtime's side of the domain seam: ``Wiring`` collects what each domain in
+``commands.DOMAINS`` registers (``commands.common.seams.Registry``), and ``Runtime``
+builds the Bolt app, the worker and the renderers from it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from apscheduler.schedulers.background import BackgroundScheduler
-from starlette.routing import BaseRoute
-
-from bot.app import Registrar
 from bot.deps import Deps
 from bot.sender import RendererRegistry
+from bot.slack_errors import slack_errors_as_job_outcomes
+from commands import DOMAINS
+from commands.common.seams import (
+    ActionHandler,
+    CommandHandler,
+    Renderer,
+    SubmissionHandler,
+)
 from workflows.jobs import JobHandler
 
 
 @dataclass
 class Wiring:
+    """Implements ``Registry``: every slash command, button, modal, renderer and job
+    handler the domains declared."""
+
     deps: Deps
-    renderers: RendererRegistry
     state_dir: Path
+    renderers: RendererRegistry = field(default_factory=RendererRegistry)
+    commands: dict[str, CommandHandler] = field(default_factory=dict)
+    actions: list[tuple[str | re.Pattern[str], ActionHandler]] = field(default_factory=list)
+    submissions: dict[str, SubmissionHandler] = field(default_factory=dict)
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
-    registrars: list[Registrar] = field(default_factory=list)
-    routes: list[BaseRoute] = field(default_factory=list)
-    schedules: list[Callable[[BackgroundScheduler], None]] = field(default_factory=list)
 
-    def handle_jobs(self, kind: str, handler: JobHandler) -> None:
-        if kind in self.job_handlers:
-            raise ValueError(f"a handler for job kind {kind!r} is already wired")
-        self.job_handlers[kind] = handler
+    def command(self, name: str, handler: CommandHandler) -> None:
+        _add_once(self.commands, name, handler, "slash command")
+
+    def action(self, action_id: str | re.Pattern[str], handler: ActionHandler) -> None:
+        self.actions.append((action_id, handler))
+
+    def submission(self, callback_id: str, handler: SubmissionHandler) -> None:
+        _add_once(self.submissions, callback_id, handler, "modal callback")
+
+    def renderer(self, prefix: str, render: Renderer) -> None:
+        self.renderers.register(prefix, render)
+
+    def job(self, kind: str, handler: JobHandler) -> None:
+        _add_once(self.job_handlers, kind, slack_errors_as_job_outcomes(handler), "job kind")
 
 
-def flows() -> list[Callable[[Wiring], None]]:
-    """The ``wire`` function of every flow, in a fixed order."""
-    from bot import alert_wiring, deploy_wiring, incident_wiring, report_wiring
+T = TypeVar("T")
 
-    return [deploy_wiring.wire, incident_wiring.wire, alert_wiring.wire, report_wiring.wire]
+
+def _add_once(table: dict[str, T], key: str, value: T, what: str) -> None:
+    if key in table:
+        raise ValueError(f"a handler for {what} {key!r} is already registered")
+    table[key] = value
+
+
+def wire_domains(*, deps: Deps, state_dir: Path) -> Wiring:
+    """Every domain registered, in ``commands.DOMAINS`` order."""
+    wiring = Wiring(deps=deps, state_dir=state_dir)
+    for register in DOMAINS:
+        register(wiring)
+    return wiring

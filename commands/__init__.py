@@ -1,0 +1,17 @@
+"""The Slack transport, one package per domain. Each exposes ``register(registry)``
+(``commands.common.seams.Registry``); the runtime registers every domain listed here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from commands import alerts, deploys, incidents, reports, shipbot
+from commands.common.seams import Registry
+
+DOMAINS: tuple[Callable[[Registry], None], ...] = (
+    deploys.register,
+    incidents.register,
+    alerts.register,
+    reports.register,
+    shipbot.register,
+)

@@ -44,6 +44,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main", "print_json"]
-
-if __name__ == "__main__":
-    sys.exit(main())

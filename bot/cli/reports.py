@@ -19,10 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, SubParsers, parse_when
-from bot.report_wiring import make_chart_handler, register_renderers, replica_name, run_meta
+from bot.scheduler import replica_name
 from bot.sender import RendererRegistry, make_render_handler
 from bot.settings import SettingsError, load_settings
 from bot.slack_client import make_client
+from bot.slack_errors import slack_errors_as_job_outcomes
+from commands.reports.chart import make_chart_handler
+from commands.reports.messages import render_report, run_meta
 from commands.reports.views import render_list, render_run
 from workflows import jobs
 from workflows.clock import Clock, SystemClock
@@ -116,7 +119,7 @@ def _post(database: Database, config: ShipbotConfig, clock: Clock, name: str, se
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.api_url, metrics=None
     )
     registry = RendererRegistry()
-    register_renderers(registry)
+    registry.register(claims.VIEW_PREFIX, render_report)
     with database.transaction() as session:
         run = manual.run_now(
             session=session,
@@ -149,7 +152,7 @@ def _post(database: Database, config: ShipbotConfig, clock: Clock, name: str, se
         )
         return EXIT_FAILED
     if stored.kind == "dora":
-        chart = make_chart_handler(lambda: client)
+        chart = slack_errors_as_job_outcomes(make_chart_handler(lambda: client))
         if (
             _drive(database, clock, claims.chart_job_key(run.id), chart, owner)
             != JobState.succeeded

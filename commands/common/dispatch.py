@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commands.common.reply import Reply, SlashCommand, context, header, quote_input, section
+from commands.common.seams import Deps
 from workflows.errors import UserError
 
 Handler = Callable[[SlashCommand, Any], Reply]
@@ -31,7 +32,7 @@ class CommandSpec:
     handlers: Mapping[str, Handler]
     default: str = "help"
 
-    def dispatch(self, command: SlashCommand, deps: Any) -> Reply:
+    def dispatch(self, command: SlashCommand, deps: Deps) -> Reply:
         words = command.words
         sub = words[0].lower() if words else self.default
         if sub in ("help", "-h", "--help", "?"):

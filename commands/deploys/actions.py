@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from commands.common.reply import Action, Reply, Submission
+from commands.common.seams import Deps
 from commands.deploys.handlers import accepted, check_version, deploy_id_of, ports_of
 from commands.deploys.modals import reject_modal
 from workflows.deploys.decisions import cancel, decide
@@ -24,7 +23,7 @@ def _bound(value: str) -> tuple[int, str]:
     return int(deploy_id), version
 
 
-def approve(action: Action, deps: Any) -> Reply | None:
+def approve(action: Action, deps: Deps) -> Reply | None:
     deploy_id, version = _bound(action.value)
     with deps.database.transaction() as session:
         decide(
@@ -40,12 +39,12 @@ def approve(action: Action, deps: Any) -> Reply | None:
     return None
 
 
-def reject_clicked(action: Action, deps: Any) -> Reply | None:
+def reject_clicked(action: Action, deps: Deps) -> Reply | None:
     deploy_id, version = _bound(action.value)
     return Reply(text="Why reject?", modal=reject_modal(deploy_id, version))
 
 
-def reject_submitted(submission: Submission, deps: Any) -> dict[str, str] | None:
+def reject_submitted(submission: Submission, deps: Deps) -> dict[str, str] | None:
     reason = submission.values.get("reason", "").strip()
     if not reason:
         return {"reason": "Say why, so the requester knows what to change."}
@@ -65,7 +64,7 @@ def reject_submitted(submission: Submission, deps: Any) -> dict[str, str] | None
     return None
 
 
-def cancel_clicked(action: Action, deps: Any) -> Reply | None:
+def cancel_clicked(action: Action, deps: Deps) -> Reply | None:
     with deps.database.transaction() as session:
         cancel(
             session=session,
@@ -78,7 +77,7 @@ def cancel_clicked(action: Action, deps: Any) -> Reply | None:
     return None
 
 
-def rollback_clicked(action: Action, deps: Any) -> Reply | None:
+def rollback_clicked(action: Action, deps: Deps) -> Reply | None:
     with deps.database.transaction() as session:
         shown = get_deploy(session=session, deploy_id=deploy_id_of(action.value))
         if shown is None:
@@ -97,7 +96,7 @@ def rollback_clicked(action: Action, deps: Any) -> Reply | None:
     return answer
 
 
-def request_submitted(submission: Submission, deps: Any) -> dict[str, str] | None:
+def request_submitted(submission: Submission, deps: Deps) -> dict[str, str] | None:
     values = submission.values
     ports = ports_of(deps)
     try:

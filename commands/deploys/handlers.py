@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from commands.common.dispatch import CommandSpec, Usage, render_help
 from commands.common.reply import Reply, SlashCommand, context, escape, header, quote_input, section
+from commands.common.seams import Deps, require_config
 from commands.deploys import modals as deploy_modals
 from workflows.config import ShipbotConfig
 from workflows.deploys import queries
@@ -23,10 +23,8 @@ BREAK_GLASS = "--break-glass"
 REQUEST_USAGE = "/deploy <service> <version> [to] <environment> [reason...]"
 
 
-def ports_of(deps: Any) -> Ports:
-    if deps.config is None:
-        raise UserError("shipbot has no config loaded, so it cannot deploy anything.")
-    return Ports(clock=deps.clock, config=deps.config, directory=deps.directory)
+def ports_of(deps: Deps) -> Ports:
+    return Ports(clock=deps.clock, config=require_config(deps), directory=deps.directory)
 
 
 def check_version(version: str) -> str:
@@ -38,7 +36,7 @@ def check_version(version: str) -> str:
     return version
 
 
-def _request(command: SlashCommand, deps: Any) -> Reply:
+def _request(command: SlashCommand, deps: Deps) -> Reply:
     words = command.words
     if len(words) < 3:
         raise UserError("That deploy is missing something.", hint=f"Usage: `{REQUEST_USAGE}`")
@@ -106,7 +104,7 @@ def render_verdict(verdict: Verdict) -> Reply:
     return Reply(text=summary + "\n" + "\n".join(lines), blocks=blocks)
 
 
-def _explain(command: SlashCommand, deps: Any) -> Reply:
+def _explain(command: SlashCommand, deps: Deps) -> Reply:
     words = command.words[1:]
     if len(words) != 2:
         raise UserError("Explain what?", hint="Usage: `/deploy explain <service> <environment>`")
@@ -134,7 +132,7 @@ def _line(deploy: Deploy) -> str:
     )
 
 
-def _status(command: SlashCommand, deps: Any) -> Reply:
+def _status(command: SlashCommand, deps: Deps) -> Reply:
     config: ShipbotConfig = ports_of(deps).config
     words = command.words[1:]
     services = [words[0]] if words else sorted(config.services)
@@ -162,7 +160,7 @@ def _status(command: SlashCommand, deps: Any) -> Reply:
     return Reply(text=text, blocks=[section(text[:2900])])
 
 
-def _history(command: SlashCommand, deps: Any) -> Reply:
+def _history(command: SlashCommand, deps: Deps) -> Reply:
     words = command.words[1:]
     if not words:
         raise UserError("History of which service?", hint="`/deploy history <service> [env]`")
@@ -176,7 +174,7 @@ def _history(command: SlashCommand, deps: Any) -> Reply:
     return Reply(text=text, blocks=[section(text[:2900])])
 
 
-def _rollback(command: SlashCommand, deps: Any) -> Reply:
+def _rollback(command: SlashCommand, deps: Deps) -> Reply:
     words = command.words[1:]
     usage = "`/deploy rollback <service> <environment> [to <version>]`"
     version = None
@@ -209,7 +207,7 @@ def deploy_id_of(text: str) -> int:
     return int(cleaned)
 
 
-def _cancel(command: SlashCommand, deps: Any) -> Reply:
+def _cancel(command: SlashCommand, deps: Deps) -> Reply:
     words = command.words[1:]
     if len(words) != 1:
         raise UserError("Cancel which deploy?", hint="Usage: `/deploy cancel <id>`")
@@ -226,7 +224,7 @@ def _cancel(command: SlashCommand, deps: Any) -> Reply:
     return Reply(text=f"Deploy #{deploy.id}: {state}.")
 
 
-def _lock(command: SlashCommand, deps: Any) -> Reply:
+def _lock(command: SlashCommand, deps: Deps) -> Reply:
     words = command.words[1:]
     if len(words) < 2:
         raise UserError(
@@ -249,7 +247,7 @@ def _lock(command: SlashCommand, deps: Any) -> Reply:
     return Reply(text=f":lock: {scope} is locked: {escape(reason)}", response_type="in_channel")
 
 
-def _unlock(command: SlashCommand, deps: Any) -> Reply:
+def _unlock(command: SlashCommand, deps: Deps) -> Reply:
     words = command.words[1:]
     if len(words) not in (1, 2):
         raise UserError("Unlock what?", hint="Usage: `/deploy unlock <env> [service]`")
@@ -299,7 +297,7 @@ SPEC = CommandSpec(
 )
 
 
-def handle(command: SlashCommand, deps: Any) -> Reply:
+def handle(command: SlashCommand, deps: Deps) -> Reply:
     """`/deploy ...`: a sub-command, help, a bare form, or a deploy request."""
     words = command.words
     if not words:

@@ -1,0 +1,28 @@
+"""The Slack side of incidents: ``/incident``, the card's buttons and forms, the
+incident's messages and the jobs that create and tend its channel."""
+
+from __future__ import annotations
+
+from commands.common.seams import Registry
+from commands.incidents import handlers, messages, views
+from commands.incidents.slack_jobs import IncidentSlackJobs
+from workflows.config import ShipbotConfig
+
+
+def register(registry: Registry) -> None:
+    registry.command("/incident", handlers.SPEC.dispatch)
+    registry.action(views.OPEN_STATUS, handlers.open_status)
+    registry.action(views.OPEN_ASSIGN, handlers.open_assign)
+    registry.action(views.OPEN_RESOLVE, handlers.open_resolve)
+    registry.action(views.SNOOZE_ACTION, handlers.snooze)
+    registry.submission(views.DECLARE_MODAL, handlers.submit_declare)
+    registry.submission(views.STATUS_MODAL, handlers.submit_status)
+    registry.submission(views.ASSIGN_MODAL, handlers.submit_assign)
+    registry.submission(views.RESOLVE_MODAL, handlers.submit_resolve)
+    deps = registry.deps
+    config = deps.config if deps.config is not None else ShipbotConfig()
+    for prefix, render in messages.renderers(config).items():
+        registry.renderer(prefix, render)
+    jobs = IncidentSlackJobs(client_factory=lambda: deps.client, config=config)
+    for kind, handler in jobs.handlers().items():
+        registry.job(kind, handler)

@@ -13,6 +13,7 @@ from typing import Any
 
 from commands.common.dispatch import CommandSpec, Usage
 from commands.common.reply import Action, Reply, SlashCommand, Submission, quote_input
+from commands.common.seams import Deps
 from commands.incidents import views
 from workflows.config.models import ShipbotConfig
 from workflows.config.types import is_user_id
@@ -30,9 +31,9 @@ _WHERE_HINT = (
 )
 
 
-def _config(deps: Any) -> ShipbotConfig:
-    config = getattr(deps, "config", None)
-    return config if config is not None else ShipbotConfig()
+def _config(deps: Deps) -> ShipbotConfig:
+    # Incidents work on the defaults (SEV1-SEV4, anyone may declare) without a config.
+    return deps.config if deps.config is not None else ShipbotConfig()
 
 
 def _split(text: str, count: int) -> list[str]:
@@ -58,7 +59,7 @@ def parse_user(word: str, config: ShipbotConfig) -> str:
     )
 
 
-def _change(deps: Any, change: Callable[..., Any], **arguments: Any) -> Any:
+def _change(deps: Deps, change: Callable[..., Any], **arguments: Any) -> Any:
     """Run one workflow change in its own transaction, then wake the worker for its jobs."""
     with deps.database.transaction() as session:
         result = change(session=session, clock=deps.clock, **arguments)
@@ -75,7 +76,7 @@ def _by(command: SlashCommand) -> dict[str, Any]:
     }
 
 
-def _target(command: SlashCommand, deps: Any, rest: str) -> tuple[Incident, str]:
+def _target(command: SlashCommand, deps: Deps, rest: str) -> tuple[Incident, str]:
     """The incident a command is about, and the rest of its text: a leading ``#12`` or
     ``<#C...>`` names it, else it is the incident of the channel the command came from."""
     words = _split(rest, 1)
@@ -108,7 +109,7 @@ def _id(incident: Incident) -> int:
 # --- slash sub-commands ---------------------------------------------------------------
 
 
-def _declare(command: SlashCommand, deps: Any) -> Reply:
+def _declare(command: SlashCommand, deps: Deps) -> Reply:
     config = _config(deps)
     rest = _args(command)
     if not rest:
@@ -133,7 +134,7 @@ def _declare(command: SlashCommand, deps: Any) -> Reply:
     return Reply(text=views.declared_reply_text(incident))
 
 
-def _status(command: SlashCommand, deps: Any) -> Reply:
+def _status(command: SlashCommand, deps: Deps) -> Reply:
     incident, rest = _target(command, deps, _args(command))
     words = _split(rest, 1)
     if not words:
@@ -154,7 +155,7 @@ def _status(command: SlashCommand, deps: Any) -> Reply:
     return Reply(text=views.changed_reply_text(updated, f"status is *{updated.status}*"))
 
 
-def _severity(command: SlashCommand, deps: Any) -> Reply:
+def _severity(command: SlashCommand, deps: Deps) -> Reply:
     incident, rest = _target(command, deps, _args(command))
     if not rest.strip():
         raise UserError("Which severity?", hint="`/incident sev <1-4|SEV1..SEV4>`")
@@ -169,7 +170,7 @@ def _severity(command: SlashCommand, deps: Any) -> Reply:
     return Reply(text=views.changed_reply_text(updated, f"severity is *{updated.severity}*"))
 
 
-def _assign(command: SlashCommand, deps: Any) -> Reply:
+def _assign(command: SlashCommand, deps: Deps) -> Reply:
     incident, rest = _target(command, deps, _args(command))
     words = rest.split()
     if len(words) != 2:
@@ -183,13 +184,13 @@ def _assign(command: SlashCommand, deps: Any) -> Reply:
     return Reply(text=views.changed_reply_text(updated, f"<@{user}> is the {role}"))
 
 
-def _note(command: SlashCommand, deps: Any) -> Reply:
+def _note(command: SlashCommand, deps: Deps) -> Reply:
     incident, rest = _target(command, deps, _args(command))
     _change(deps, changes.add_note, incident_id=_id(incident), text=rest, **_by(command))
     return Reply(text=views.changed_reply_text(incident, "note added to the timeline"))
 
 
-def _resolve(command: SlashCommand, deps: Any) -> Reply:
+def _resolve(command: SlashCommand, deps: Deps) -> Reply:
     incident, rest = _target(command, deps, _args(command))
     if incident.status == IncidentStatus.resolved:
         raise UserError(f"incident #{incident.id} is resolved already")
@@ -208,7 +209,7 @@ def _resolve(command: SlashCommand, deps: Any) -> Reply:
     )
 
 
-def _timeline(command: SlashCommand, deps: Any) -> Reply:
+def _timeline(command: SlashCommand, deps: Deps) -> Reply:
     incident, _rest = _target(command, deps, _args(command))
     with deps.database.read_session() as session:
         events = queries.timeline(session=session, incident_id=_id(incident))
@@ -216,7 +217,7 @@ def _timeline(command: SlashCommand, deps: Any) -> Reply:
     return Reply(text=text, blocks=blocks)
 
 
-def _list(command: SlashCommand, deps: Any) -> Reply:
+def _list(command: SlashCommand, deps: Deps) -> Reply:
     with deps.database.read_session() as session:
         incidents = queries.open_incidents(session=session)
     text, blocks = views.incident_list(incidents)
@@ -262,7 +263,7 @@ SPEC = CommandSpec(
 # --- buttons and modals (registered by bot/incident_wiring.py) -------------------------
 
 
-def _clicked(action: Action, deps: Any) -> Incident | Reply:
+def _clicked(action: Action, deps: Deps) -> Incident | Reply:
     try:
         incident_id = int(action.value)
     except ValueError:
@@ -277,7 +278,7 @@ def _clicked(action: Action, deps: Any) -> Incident | Reply:
 def _opener(build: Callable[[Incident], dict[str, Any]]) -> Callable[[Action, Any], Reply]:
     """A card button that opens a modal about the clicked incident."""
 
-    def open_modal(action: Action, deps: Any) -> Reply:
+    def open_modal(action: Action, deps: Deps) -> Reply:
         found = _clicked(action, deps)
         return found if isinstance(found, Reply) else Reply(text="", modal=build(found))
 
@@ -289,7 +290,7 @@ open_assign = _opener(views.assign_modal)
 open_resolve = _opener(views.resolve_modal)
 
 
-def snooze(action: Action, deps: Any) -> Reply | None:
+def snooze(action: Action, deps: Deps) -> Reply | None:
     """The reminder's Snooze button; the reminder message itself shows the snooze."""
     _change(
         deps,
@@ -303,7 +304,7 @@ def snooze(action: Action, deps: Any) -> Reply | None:
 
 
 def _field_errors(
-    submission: Submission, deps: Any, block_id: str, change: Callable[..., Any], **arguments: Any
+    submission: Submission, deps: Deps, block_id: str, change: Callable[..., Any], **arguments: Any
 ) -> dict[str, str] | None:
     """Run a modal's change; a ``UserError`` is shown on the form's ``block_id`` field."""
     try:
@@ -319,7 +320,7 @@ def _field_errors(
     return None
 
 
-def submit_declare(submission: Submission, deps: Any) -> dict[str, str] | None:
+def submit_declare(submission: Submission, deps: Deps) -> dict[str, str] | None:
     values = submission.values
     try:
         channel = str(json.loads(submission.private_metadata or "{}").get("channel") or "")
@@ -345,7 +346,7 @@ def _incident_id(submission: Submission) -> int:
         raise UserError("This form lost track of its incident; open it again.") from None
 
 
-def submit_status(submission: Submission, deps: Any) -> dict[str, str] | None:
+def submit_status(submission: Submission, deps: Deps) -> dict[str, str] | None:
     return _field_errors(
         submission,
         deps,
@@ -358,7 +359,7 @@ def submit_status(submission: Submission, deps: Any) -> dict[str, str] | None:
     )
 
 
-def submit_assign(submission: Submission, deps: Any) -> dict[str, str] | None:
+def submit_assign(submission: Submission, deps: Deps) -> dict[str, str] | None:
     return _field_errors(
         submission,
         deps,
@@ -370,7 +371,7 @@ def submit_assign(submission: Submission, deps: Any) -> dict[str, str] | None:
     )
 
 
-def submit_resolve(submission: Submission, deps: Any) -> dict[str, str] | None:
+def submit_resolve(submission: Submission, deps: Deps) -> dict[str, str] | None:
     return _field_errors(
         submission,
         deps,

@@ -16,10 +16,10 @@ from commands.common.reply import (
     quote_input,
     section,
 )
+from commands.common.seams import Deps, require_config
 from commands.deploys import handlers as deploy
 from commands.incidents import handlers as incident
 from commands.reports.views import render_list
-from workflows.config import ShipbotConfig
 from workflows.delivery import claim_delivery
 from workflows.errors import UserError
 from workflows.reports import manual
@@ -33,7 +33,7 @@ def shipbot_version() -> str:
         return "unknown"
 
 
-def _version(command: SlashCommand, deps: Any) -> Reply:
+def _version(command: SlashCommand, deps: Deps) -> Reply:
     return Reply(text=f"shipbot {shipbot_version()}")
 
 
@@ -52,23 +52,16 @@ def overview() -> Reply:
 REPORT_USAGE = "`/shipbot report list` or `/shipbot report run <name>`"
 
 
-def _config(deps: Any) -> ShipbotConfig:
-    if deps.config is None:
-        raise UserError("shipbot has no config loaded, so it has no reports.")
-    config: ShipbotConfig = deps.config
-    return config
-
-
-def _report_list(deps: Any) -> Reply:
-    config = _config(deps)
+def _report_list(deps: Deps) -> Reply:
+    config = require_config(deps)
     with deps.database.read_session() as session:
         listings = manual.list_reports(session=session, config=config, now=deps.clock.now())
     text, blocks = render_list(listings)
     return Reply(text=text, blocks=blocks)
 
 
-def _report_run(command: SlashCommand, deps: Any, name: str) -> Reply:
-    config = _config(deps)
+def _report_run(command: SlashCommand, deps: Deps, name: str) -> Reply:
+    config = require_config(deps)
     with deps.database.transaction() as session:
         if command.delivery_key:
             claim_delivery(
@@ -78,7 +71,7 @@ def _report_run(command: SlashCommand, deps: Any, name: str) -> Reply:
             session=session,
             clock=deps.clock,
             config=config,
-            directory=getattr(deps, "directory", None),
+            directory=deps.directory,
             report_name=name,
             user=command.user_id,
         )
@@ -88,7 +81,7 @@ def _report_run(command: SlashCommand, deps: Any, name: str) -> Reply:
     )
 
 
-def _report(command: SlashCommand, deps: Any) -> Reply:
+def _report(command: SlashCommand, deps: Deps) -> Reply:
     """`/shipbot report list` and `/shipbot report run <name>`."""
     words = command.words[1:]
     sub = words[0].lower() if words else "list"
@@ -117,7 +110,7 @@ SPEC = CommandSpec(
 )
 
 
-def handle(command: SlashCommand, deps: Any) -> Reply:
+def handle(command: SlashCommand, deps: Deps) -> Reply:
     words = command.words
     if not words or words[0].lower() in ("help", "-h", "--help", "?"):
         return overview()

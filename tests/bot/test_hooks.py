@@ -15,7 +15,6 @@ from slack_sdk import WebClient
 from sqlalchemy import text
 from starlette.applications import Starlette
 
-from bot.alert_wiring import render_alert_group_message
 from bot.deps import Deps
 from bot.hooks import MAX_HOOK_BODY, build_hook_routes
 from bot.metrics import Metrics
@@ -23,6 +22,7 @@ from bot.runtime import Runtime
 from bot.sandbox.seed import seed_workspace
 from bot.sandbox.slack_blocks import block_errors
 from bot.server_thread import ServerThread
+from commands.alerts import render_alert_group_message
 from tests.e2e.conftest import settings_for
 from tests.workflows.alerts import samples
 from workflows import jobs

@@ -10,13 +10,15 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
-from bot.incident_wiring import IncidentSlackJobs, register_renderers
 from bot.sandbox.seed import seed_workspace
 from bot.sandbox.slack_api import FakeSlackApi
 from bot.sender import RendererRegistry, make_render_handler
+from bot.slack_errors import slack_errors_as_job_outcomes
 from bot.worker import Worker
 from commands.common.reply import Action
 from commands.incidents import handlers as incident_commands
+from commands.incidents import messages
+from commands.incidents.slack_jobs import IncidentSlackJobs
 from tests.workflows.incidents.conftest import EXAMPLE_CONFIG, declare_one
 from tests.workflows.incidents.helpers import context_for, incident, jobs
 from workflows.clock import FakeClock
@@ -30,6 +32,11 @@ ANNOUNCE = "C0INCIDNT"
 NAME = "inc-20260105-checkout-errors"
 
 
+def _as_wired(jobs_: IncidentSlackJobs) -> dict[str, Any]:
+    """The handlers as the runtime wires them: Slack errors mapped to job outcomes."""
+    return {kind: slack_errors_as_job_outcomes(h) for kind, h in jobs_.handlers().items()}
+
+
 class Harness:
     def __init__(self, database: Database, clock: FakeClock, slack: FakeSlackApi) -> None:
         self.database = database
@@ -38,7 +45,8 @@ class Harness:
         self.config: ShipbotConfig = load_config(EXAMPLE_CONFIG)
         seed_workspace(slack, self.config)
         registry = RendererRegistry()
-        register_renderers(registry, self.config)
+        for prefix, renderer in messages.renderers(self.config).items():
+            registry.register(prefix, renderer)
         self.jobs = IncidentSlackJobs(client_factory=self.client, config=self.config)
         render = make_render_handler(
             client_factory=self.client,
@@ -46,7 +54,9 @@ class Harness:
             sleep=lambda seconds: clock.advance(seconds=seconds),
         )
         self.worker = Worker(
-            database, clock=clock, handlers={"render": render, **self.jobs.handlers()}
+            database,
+            clock=clock,
+            handlers={"render": render, **_as_wired(self.jobs)},
         )
 
     def client(self) -> WebClient:

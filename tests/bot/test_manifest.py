@@ -7,8 +7,12 @@ from typing import Any
 
 import yaml
 
+from bot.deps import Deps
+from bot.metrics import Metrics
 from bot.slack_client import METHOD_SCOPES, required_scopes
-from commands.registry import SLASH_COMMANDS
+from bot.wiring import wire_domains
+from workflows.clock import FakeClock
+from workflows.store.db import Database
 
 MANIFEST = Path(__file__).resolve().parents[2] / "app_manifest.yaml"
 
@@ -17,9 +21,18 @@ def manifest() -> dict[str, Any]:
     return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
 
 
-def test_manifest_declares_exactly_the_registered_slash_commands() -> None:
+def test_manifest_declares_exactly_the_registered_slash_commands(tmp_path: Path) -> None:
+    from slack_sdk import WebClient
+
+    deps = Deps(
+        database=Database(f"sqlite:///{tmp_path / 'manifest.db'}"),
+        clock=FakeClock(),
+        client=WebClient(token="xoxb-test"),
+        metrics=Metrics(),
+    )
+    registered = wire_domains(deps=deps, state_dir=tmp_path).commands
     declared = [entry["command"] for entry in manifest()["features"]["slash_commands"]]
-    assert sorted(declared) == sorted(SLASH_COMMANDS)
+    assert sorted(declared) == sorted(registered) == ["/deploy", "/incident", "/shipbot"]
     assert len(declared) == len(set(declared))
 
 

@@ -13,14 +13,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 from sqlmodel import select
 
-from bot import report_wiring
 from bot.cli import main
 from bot.deps import Deps
 from bot.metrics import Metrics
 from bot.sandbox.seed import seed_workspace
 from bot.sandbox.slack_api import FakeSlackApi
-from bot.sender import RendererRegistry
-from bot.wiring import Wiring
+from bot.scheduler import schedule_reports
+from bot.wiring import wire_domains
+from commands.reports.messages import render_report
 from tests.workflows.reports.datasets import EXAMPLE, example_config, seed_dora
 from workflows.clock import FakeClock
 from workflows.reports.models import ReportRun
@@ -151,13 +151,11 @@ def test_each_report_gets_a_cron_job_in_its_time_zone_and_a_start_up_look(
         metrics=Metrics(),
         config=example_config(),
     )
-    wiring = Wiring(deps=deps, renderers=RendererRegistry(), state_dir=Path("."))
-    report_wiring.wire(wiring)
+    wiring = wire_domains(deps=deps, state_dir=Path("."))
     assert {"report.run", "report.chart"} <= set(wiring.job_handlers)
-    assert wiring.renderers.resolve("report:12") is report_wiring.render_report
+    assert wiring.renderers.resolve("report:12") is render_report
     scheduler = BackgroundScheduler(timezone="UTC")
-    for schedule in wiring.schedules:
-        schedule(scheduler)
+    schedule_reports(scheduler, deps)
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {
         "report:daily-deploys",

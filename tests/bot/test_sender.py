@@ -19,8 +19,9 @@ from sqlmodel import Session, col
 
 from bot.sandbox.slack_api import FakeSlackApi
 from bot.sandbox.slack_state import SlackState
-from bot.sender import RenderedMessage, RendererRegistry, make_render_handler
+from bot.sender import RendererRegistry, make_render_handler
 from bot.worker import Worker
+from commands.common.seams import RenderedMessage
 from workflows import jobs, views
 from workflows.clock import FakeClock
 from workflows.store.db import Database

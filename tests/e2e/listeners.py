@@ -9,7 +9,7 @@ from slack_bolt import Ack, App, BoltContext
 from sqlmodel import Session
 
 from bot.deps import Deps
-from bot.sender import RenderedMessage
+from commands.common.seams import RenderedMessage
 from workflows import audit
 from workflows.delivery import claim_delivery
 from workflows.errors import PermissionDenied

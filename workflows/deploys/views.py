@@ -9,32 +9,38 @@ from workflows.deploys.models import Deploy, DeployState
 from workflows.store.models import SlackMessage
 from workflows.views import request_render
 
+# One prefix per kind of message that shows a deploy; commands/deploys renders each.
+DEPLOY_PREFIX = "deploy:"
+APPROVAL_PREFIX = "approval:"
+OUTPUT_PREFIX = "deploy-output:"
+REMINDER_PREFIX = "deploy-reminder:"
+
 
 def deploy_view(deploy_id: int) -> str:
-    return f"deploy:{deploy_id}"
+    return f"{DEPLOY_PREFIX}{deploy_id}"
 
 
 def approval_view(deploy_id: int) -> str:
-    return f"approval:{deploy_id}"
+    return f"{APPROVAL_PREFIX}{deploy_id}"
 
 
 def approval_dm_view(deploy_id: int, user: str) -> str:
-    return f"approval:{deploy_id}:dm:{user}"
+    return f"{APPROVAL_PREFIX}{deploy_id}:dm:{user}"
 
 
 def output_view(deploy_id: int) -> str:
-    return f"deploy-output:{deploy_id}"
+    return f"{OUTPUT_PREFIX}{deploy_id}"
 
 
 def reminder_view(deploy_id: int, number: int) -> str:
-    return f"deploy-reminder:{deploy_id}:{number}"
+    return f"{REMINDER_PREFIX}{deploy_id}:{number}"
 
 
-def parse_view(view_key: str) -> tuple[str, int, str]:
-    """``(kind, deploy id, rest)`` of a deploy view key, e.g. ("approval", 7, "dm:U0BOB")."""
-    kind, _, rest = view_key.partition(":")
-    number, _, tail = rest.partition(":")
-    return kind, int(number), tail
+def deploy_id_of(view_key: str) -> int | None:
+    """The deploy a view key shows (``"approval:7:dm:U0BOB"`` -> 7), None if malformed."""
+    _, _, rest = view_key.partition(":")
+    number = rest.partition(":")[0]
+    return int(number) if number.isdigit() else None
 
 
 def show(

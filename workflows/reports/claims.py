@@ -42,9 +42,13 @@ def chart_job_key(run_id: int) -> str:
     return f"report-chart:{run_id}"
 
 
+VIEW_PREFIX = "report:"
+"""Prefix of the view key of a run's message (``report:<run id>``)."""
+
+
 def view_key(run_id: int) -> str:
     """The Slack message of one run (``request_render``)."""
-    return f"report:{run_id}"
+    return f"{VIEW_PREFIX}{run_id}"
 
 
 def ensure_schedule(*, session: Session, clock: Clock, report_name: str) -> ReportSchedule:

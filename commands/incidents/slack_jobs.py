@@ -1,8 +1,10 @@
-"""Plugs the incident flow into a shipbot process (see ``bot.wiring``).
+"""The Slack steps of an incident, each a separate idempotent job: create the channel,
+invite people, set the topic, pin the card, upload the postmortem draft. The card, the
+announcements and the reminders are messages (``commands.incidents.messages``).
 
-The Slack steps of an incident are separate idempotent jobs: create the channel, invite
-people, set the topic, pin the card, upload the postmortem draft. The card, the
-announcements and the reminders are views rendered by the sender (``bot.sender``).
+A ``SlackApiError`` these let escape becomes the job's outcome through the runtime's one
+mapper (429 waits, permanent errors give up, the rest retries); only the answers that
+mean something here (``name_taken``, ``already_in_channel``...) are handled below.
 
 Creating the channel exactly once: the job stores the name it is about to try *before*
 calling ``conversations.create`` and stores the channel id (with every follow-up job) in
@@ -21,20 +23,14 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import col
 
-from bot.deps import Deps
-from bot.listeners import on_action, on_submission
-from bot.sender import PERMANENT_ERRORS, RenderedMessage, RendererRegistry
-from bot.wiring import Wiring
-from commands.incidents import handlers as commands
 from commands.incidents import views
 from workflows.config.models import SEVERITIES, ShipbotConfig
-from workflows.incidents import effects, queries
+from workflows.incidents import effects
 from workflows.incidents.declare import (
     channel_owner,
     channel_ready,
@@ -44,11 +40,10 @@ from workflows.incidents.declare import (
 from workflows.incidents.models import Incident
 from workflows.incidents.naming import MAX_SUFFIX, channel_base_name, channel_name_candidates
 from workflows.incidents.postmortem import (
-    format_duration,
     postmortem_filename,
     postmortem_markdown,
 )
-from workflows.incidents.reminders import remind, snooze_of, update_every
+from workflows.incidents.reminders import remind
 from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater
 from workflows.views import load_message
 
@@ -66,19 +61,6 @@ _LIST_PAGES = 50
 
 def _code(error: SlackApiError) -> str:
     return str(error.response.get("error") or "")
-
-
-def _failure(error: SlackApiError) -> Exception:
-    """What a job raises for a Slack error: 429 waits, permanent errors give up, the rest
-    is retried with backoff."""
-    code = _code(error)
-    if error.response.status_code == 429 or code == "ratelimited":
-        retry_after = str(error.response.headers.get("Retry-After", "1"))
-        seconds = int(retry_after) if retry_after.isdigit() else 1
-        return RetryLater(timedelta(seconds=max(seconds, 1)), reason="Slack rate limit")
-    if code in PERMANENT_ERRORS or code.startswith("invalid_name"):
-        return PermanentJobError(f"Slack refused: {code}")
-    return error
 
 
 def _incident_id(context: JobContext) -> int:
@@ -139,7 +121,7 @@ class IncidentSlackJobs:
                 response = client.conversations_create(name=name)
             except SlackApiError as error:
                 if _code(error) != "name_taken":
-                    raise _failure(error) from error
+                    raise
                 found = self._own_channel(client, context, incident, name) if sent_before else None
                 if found is None:
                     continue
@@ -214,7 +196,7 @@ class IncidentSlackJobs:
             if code == "already_in_channel":
                 return
             if code not in _PER_USER_ERRORS or len(users) == 1:
-                raise _failure(error) from error
+                raise
             self._invite_one_by_one(client, incident.channel_id, users)
 
     def _invite_one_by_one(self, client: WebClient, channel: str, users: list[str]) -> None:
@@ -224,7 +206,7 @@ class IncidentSlackJobs:
             except SlackApiError as error:
                 code = _code(error)
                 if code != "already_in_channel" and code not in _PER_USER_ERRORS:
-                    raise _failure(error) from error
+                    raise
                 if code != "already_in_channel":
                     log.warning("could not invite %s to %s: %s", user, channel, code)
 
@@ -232,12 +214,9 @@ class IncidentSlackJobs:
         incident = _load(context)
         if incident is None or incident.channel_id is None:
             return
-        try:
-            self.client().conversations_setTopic(
-                channel=incident.channel_id, topic=views.topic(incident)
-            )
-        except SlackApiError as error:
-            raise _failure(error) from error
+        self.client().conversations_setTopic(
+            channel=incident.channel_id, topic=views.topic(incident)
+        )
 
     def pin_card(self, context: JobContext) -> None:
         """Pin the card once its first post has a ``ts`` (the render job cannot pin)."""
@@ -251,7 +230,7 @@ class IncidentSlackJobs:
             self.client().pins_add(channel=message.channel, timestamp=message.ts)
         except SlackApiError as error:
             if _code(error) != "already_pinned":
-                raise _failure(error) from error
+                raise
 
     # -- postmortem -----------------------------------------------------------------------
 
@@ -270,16 +249,13 @@ class IncidentSlackJobs:
             markdown = postmortem_markdown(
                 session=session, config=self.config, incident_id=incident.id
             )
-        try:
-            response = self.client().files_upload_v2(
-                channel=incident.channel_id,
-                content=markdown,
-                filename=postmortem_filename(incident),
-                title=f"Postmortem draft: {incident.title}",
-                initial_comment="Here is a postmortem draft from the incident record.",
-            )
-        except SlackApiError as error:
-            raise _failure(error) from error
+        response = self.client().files_upload_v2(
+            channel=incident.channel_id,
+            content=markdown,
+            filename=postmortem_filename(incident),
+            title=f"Postmortem draft: {incident.title}",
+            initial_comment="Here is a postmortem draft from the incident record.",
+        )
         uploaded = response.get("file") or (response.get("files") or [{}])[0]
         with context.database.transaction() as session:
             session.exec(
@@ -290,74 +266,3 @@ class IncidentSlackJobs:
             stored = session.get(Incident, incident.id)
             if stored is not None:
                 effects.render_card(session=session, clock=context.clock, incident=stored)
-
-
-# --- renderers -------------------------------------------------------------------------
-
-
-def make_renderers(config: ShipbotConfig) -> dict[str, Callable[[Session, str], Any]]:
-    """The renderer of each incident view-key prefix."""
-
-    def card(session: Session, view_key: str) -> RenderedMessage | None:
-        incident_id = effects.view_id(view_key, effects.CARD_PREFIX)
-        incident = session.get(Incident, incident_id) if incident_id else None
-        if incident is None or incident.id is None:
-            return None
-        events = queries.timeline(session=session, incident_id=incident.id)
-        deploys = queries.deploys_before(session=session, incident=incident)
-        text, blocks = views.card(incident, events, deploys)
-        return RenderedMessage(text=text, blocks=blocks)
-
-    def announcement(session: Session, view_key: str) -> RenderedMessage | None:
-        event_id = effects.view_id(view_key, effects.ANNOUNCE_PREFIX)
-        event = queries.get_event(session=session, event_id=event_id) if event_id else None
-        incident = session.get(Incident, event.incident_id) if event else None
-        if event is None or incident is None:
-            return None
-        text, blocks = views.announcement(incident, event)
-        return RenderedMessage(text=text, blocks=blocks)
-
-    def reminder(session: Session, view_key: str) -> RenderedMessage | None:
-        event_id = effects.view_id(view_key, effects.REMINDER_PREFIX)
-        event = queries.get_event(session=session, event_id=event_id) if event_id else None
-        incident = session.get(Incident, event.incident_id) if event else None
-        if event is None or incident is None:
-            return None
-        every = format_duration(update_every(config=config, severity=incident.severity))
-        snooze = snooze_of(session=session, reminder=event)
-        text, blocks = views.reminder(incident, event, snooze, every=every)
-        return RenderedMessage(text=text, blocks=blocks)
-
-    return {
-        effects.CARD_PREFIX: card,
-        effects.ANNOUNCE_PREFIX: announcement,
-        effects.REMINDER_PREFIX: reminder,
-    }
-
-
-def register_renderers(registry: RendererRegistry, config: ShipbotConfig) -> None:
-    for prefix, renderer in make_renderers(config).items():
-        registry.register(prefix, renderer)
-
-
-def register_listeners(app: App, deps: Deps) -> None:
-    """The card's buttons, the reminder's Snooze and the four modals."""
-    on_action(app, deps, views.OPEN_STATUS, commands.open_status)
-    on_action(app, deps, views.OPEN_ASSIGN, commands.open_assign)
-    on_action(app, deps, views.OPEN_RESOLVE, commands.open_resolve)
-    on_action(app, deps, views.SNOOZE_ACTION, commands.snooze)
-    on_submission(app, deps, views.DECLARE_MODAL, commands.submit_declare)
-    on_submission(app, deps, views.STATUS_MODAL, commands.submit_status)
-    on_submission(app, deps, views.ASSIGN_MODAL, commands.submit_assign)
-    on_submission(app, deps, views.RESOLVE_MODAL, commands.submit_resolve)
-
-
-def wire(wiring: Wiring) -> None:
-    """Job handlers, renderers and Bolt listeners of the incident flow."""
-    deps = wiring.deps
-    config = deps.config if deps.config is not None else ShipbotConfig()
-    jobs = IncidentSlackJobs(client_factory=lambda: deps.client, config=config)
-    for kind, handler in jobs.handlers().items():
-        wiring.handle_jobs(kind, handler)
-    register_renderers(wiring.renderers, config)
-    wiring.registrars.append(register_listeners)
