@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -35,7 +35,7 @@ from pathlib import PurePath
 from typing import Any, Literal, TextIO
 from uuid import UUID
 
-from sqlalchemy import Row, Table, Text, func
+from sqlalchemy import Row, Text, func
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -46,6 +46,7 @@ from workflows.clock import Clock
 from workflows.errors import AuditChainBroken
 from workflows.redact import redact, redact_text
 from workflows.store.models import AuditEntry, AuditHead
+from workflows.store.tables import table_of
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = (
@@ -127,9 +128,9 @@ def _locked_head(session: Session) -> AuditHead:
     head = session.exec(locked).first()
     if head is None:
         dialect = session.get_bind().dialect.name
-        insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
-        if insert is None:
+        if dialect not in ("postgresql", "sqlite"):
             raise RuntimeError(f"the audit log supports SQLite and PostgreSQL, not {dialect}")
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         # Two replicas creating the head at once: the loser's insert waits for the winner
         # and does nothing, then both queue on the row lock below.
         session.exec(
@@ -210,8 +211,8 @@ def entries(
 
 # --- reading the chain as plain rows (no identity map: a million rows stream in batches)
 
-_table: Table = AuditEntry.__table__  # type: ignore[assignment]
-_head_table: Table = AuditHead.__table__  # type: ignore[assignment]
+_table = table_of(AuditEntry)
+_head_table = table_of(AuditHead)
 # params are read as stored text and parsed here, so one mangled row is reported by seq
 # instead of failing the whole read.
 _ROW = sa_select(
@@ -222,7 +223,7 @@ _ROW = sa_select(
 )
 
 
-def _stream(session: Session, query: Any) -> Iterator[Row[Any]]:
+def _stream(session: Session, query: Any) -> Generator[Row[Any]]:
     result = session.connection().execute(query.execution_options(yield_per=_BATCH))
     try:
         yield from result

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from workflows.clock import Clock
 from workflows.errors import DuplicateDelivery
@@ -34,7 +34,7 @@ def claim_delivery(*, session: Session, clock: Clock, key: str, source: str) -> 
         insert(Delivery)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(Delivery.key)
+        .returning(col(Delivery.key))
     )
     if session.execute(statement).first() is None:
         raise DuplicateDelivery(f"delivery {key!r} was handled before")
@@ -42,13 +42,14 @@ def claim_delivery(*, session: Session, clock: Clock, key: str, source: str) -> 
 
 def was_delivered(*, session: Session | Connection, key: str) -> bool:
     """A cheap early look; ``claim_delivery`` is the authority."""
-    return session.execute(select(Delivery.key).where(Delivery.key == key)).first() is not None
+    found = session.execute(select(col(Delivery.key)).where(col(Delivery.key) == key))
+    return found.first() is not None
 
 
 def prune_deliveries(*, session: Session, older_than: datetime) -> int:
     """Forget keys older than any retry could be (Slack retries within minutes)."""
-    result = session.execute(delete(Delivery).where(Delivery.received_at < older_than))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    result = session.exec(delete(Delivery).where(col(Delivery.received_at) < older_than))
+    return int(result.rowcount or 0)
 
 
 DELIVERY_RETENTION = timedelta(days=7)

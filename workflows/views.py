@@ -25,6 +25,7 @@ from workflows.clock import Clock
 from workflows.jobs import enqueue
 from workflows.store.db import Database
 from workflows.store.models import ChannelPace, SlackMessage
+from workflows.store.tables import table_of
 
 RENDER_JOB_KIND = "render"
 # Enough attempts, with backoff capped at 10 minutes, to ride out a Slack outage of hours.
@@ -58,7 +59,7 @@ def request_render(
     message cannot move) and enqueues one render job per version. Does not commit.
     """
     now = clock.now()
-    table = SlackMessage.__table__  # type: ignore[attr-defined]
+    table = table_of(SlackMessage)
     statement = _insert(session)(SlackMessage).values(
         view_key=view_key,
         channel=channel,

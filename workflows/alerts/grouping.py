@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
@@ -21,9 +20,10 @@ from workflows.alerts.models import Alert, AlertGroup
 from workflows.alerts.routing import route_group
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
+from workflows.store.tables import table_of
 
 CHUNK = 500  # values per IN list or multi-row statement: far below SQLite's limit
-_GROUPS: Table = AlertGroup.__table__  # type: ignore[assignment]
+_GROUPS = table_of(AlertGroup)
 T = TypeVar("T")
 
 
@@ -62,7 +62,9 @@ def known_groups(
             )
             .group_by(col(Alert.alert_ref))
         )
-        group_of_ref.update({ref: int(group_id) for ref, group_id in session.exec(query)})
+        group_of_ref.update(
+            {ref: group_id for ref, group_id in session.exec(query) if group_id is not None}
+        )
     groups = _groups_by_id(session, list(group_of_ref.values()))
     return {ref: groups[group_id] for ref, group_id in group_of_ref.items()}
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Integer, Table, bindparam, update
+from sqlalchemy import Integer, bindparam, update
 from sqlmodel import Session, col, select
 
 from workflows import audit
@@ -33,13 +33,14 @@ from workflows.clock import Clock
 from workflows.config import ShipbotConfig
 from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.jobs import enqueue
+from workflows.store.tables import table_of
 from workflows.store.types import UTCDateTime
 from workflows.views import request_render
 
 DECLARE_JOB_KIND = "incident.declare_from_alert"
 AUDIT_ACTION = "alerts.received"
-_ALERTS: Table = Alert.__table__  # type: ignore[assignment]
-_GROUPS: Table = AlertGroup.__table__  # type: ignore[assignment]
+_ALERTS = table_of(Alert)
+_GROUPS = table_of(AlertGroup)
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ def _record_in_incidents(
     )
     for tally in tallies:
         group = tally.group
-        if group.incident_id not in open_ids:
+        if group.incident_id is None or group.incident_id not in open_ids:
             continue
         session.add(
             IncidentEvent(

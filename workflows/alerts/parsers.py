@@ -147,8 +147,8 @@ def parse_pagerduty(payload: Any) -> list[NormalizedAlert]:
     data = as_object(event.get("data"), "event.data")
     incident_id = as_text(data.get("id"), "event.data.id", limit=MAX_REF, required=True)
     title = as_text(data.get("title"), "event.data.title", limit=MAX_SUMMARY)
-    service = data.get("service") if isinstance(data.get("service"), dict) else {}
-    priority = data.get("priority") if isinstance(data.get("priority"), dict) else {}
+    service = found if isinstance(found := data.get("service"), dict) else {}
+    priority = found if isinstance(found := data.get("priority"), dict) else {}
     labels = {
         "alertname": clip(title, 200) or f"PagerDuty incident {incident_id}",
         "service": as_text(service.get("summary"), "event.data.service.summary"),

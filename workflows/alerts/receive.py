@@ -54,7 +54,9 @@ class HookOutcome:
 
 def configured_source(config: ShipbotConfig | None, source: str) -> AlertSource:
     """The config of a webhook source, or ``UnknownSource`` if it is not one or not set up."""
-    found = getattr(config.alerts.sources, source, None) if config and source in SOURCES else None
+    found: AlertSource | None = (
+        getattr(config.alerts.sources, source, None) if config and source in SOURCES else None
+    )
     if found is None:
         raise UnknownSource(f"no alert source {source!r} is configured")
     return found

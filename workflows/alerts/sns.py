@@ -199,7 +199,7 @@ def parse_cloudwatch_alarm(message: SnsMessage) -> list[NormalizedAlert]:
         raise BadPayload(f"unknown NewStateValue {state!r}")
     if state == "INSUFFICIENT_DATA":
         return []
-    trigger = alarm.get("Trigger") if isinstance(alarm.get("Trigger"), dict) else {}
+    trigger = found if isinstance(found := alarm.get("Trigger"), dict) else {}
     labels: dict[str, str] = {}
     for dimension in trigger.get("Dimensions") or []:
         if isinstance(dimension, dict) and dimension.get("name") and "value" in dimension:

@@ -55,6 +55,7 @@ TRANSIENT_CODES = frozenset(
 def default_aws_client(service: str, region: str | None) -> Any:
     """A boto3 client from a session of its own (sessions are not thread-safe); honours
     the standard AWS variables, ``AWS_ENDPOINT_URL`` included."""
+    # boto3-stubs types client() per literal service name; ``service`` is a runtime str.
     return boto3.session.Session().client(service, region_name=region)  # type: ignore[call-overload]
 
 

@@ -66,9 +66,10 @@ def revision_for(target: DeployTarget, last_revision: Mapping[str, Any] | None) 
         if not bucket or not key:
             raise BackendError(f"not an S3 object URI: {version!r} (expected s3://bucket/key)")
         return _s3_revision(bucket, key)
-    kind = (last_revision or {}).get("revisionType")
+    last: Mapping[str, Any] = last_revision or {}
+    kind = last.get("revisionType")
     if kind == "S3":
-        location = last_revision["s3Location"]  # type: ignore[index]
+        location = last["s3Location"]
         bundle_type = location.get("bundleType") or "zip"
         key = f"{target.service}/{version}{_EXTENSIONS.get(bundle_type, '.zip')}"
         return _s3_revision(location["bucket"], key, bundle_type)
@@ -78,7 +79,7 @@ def revision_for(target: DeployTarget, last_revision: Mapping[str, Any] | None) 
                 f"this deployment group deploys from GitHub: the version must be a full "
                 f"40-character commit id, not {version!r}"
             )
-        repository = last_revision["gitHubLocation"]["repository"]  # type: ignore[index]
+        repository = last["gitHubLocation"]["repository"]
         return {
             "revisionType": "GitHub",
             "gitHubLocation": {"repository": repository, "commitId": version},

@@ -77,7 +77,8 @@ class AwsEcsDeployBackend(AwsClientMixin):
         if not services:
             reasons = ", ".join(f.get("reason", "?") for f in answer.get("failures") or [])
             raise BackendError(f"{where} not found" + (f" ({reasons})" if reasons else ""))
-        return services[0]
+        first: dict[str, Any] = services[0]
+        return first
 
     def start(self, target: DeployTarget) -> Started:
         client = self.client()
@@ -149,7 +150,9 @@ class AwsEcsDeployBackend(AwsClientMixin):
             reason = ours.get("rolloutStateReason") or "rollout failed"
             return Progress(status=Status.failed, detail=f"{counts}: {reason}", **common)
         if ours.get("status") != "PRIMARY":
-            primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+            primary: dict[str, Any] = next(
+                (d for d in deployments if d.get("status") == "PRIMARY"), {}
+            )
             if primary.get("taskDefinition") == previous:
                 return Progress(
                     status=Status.cancelled,

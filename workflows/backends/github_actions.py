@@ -116,8 +116,10 @@ class GithubActionsDeployBackend:
             headers=self._headers(),
         )
         _http.check(response, what=f"GitHub: listing runs of {self.config.workflow}")
-        runs = _http.json_object(response, what="GitHub workflow runs").get("workflow_runs")
-        runs = [run for run in runs or [] if isinstance(run, dict) and run.get("id")]
+        listed = _http.json_object(response, what="GitHub workflow runs").get("workflow_runs")
+        runs: list[dict[str, Any]] = [
+            run for run in listed or [] if isinstance(run, dict) and run.get("id")
+        ]
 
         def created(run: Mapping[str, Any]) -> datetime:
             return _http.parse_timestamp(run.get("created_at")) or datetime.min.replace(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
@@ -142,7 +142,7 @@ DeployBackend = Annotated[
 ]
 
 BACKENDS: dict[str, type[_Backend]] = {
-    model.model_fields["backend"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    get_args(model.model_fields["backend"].annotation)[0]: model
     for model in (
         CommandBackend,
         WebhookBackend,

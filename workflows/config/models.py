@@ -33,6 +33,7 @@ from workflows.errors import NotFound
 
 SeverityName = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
 SEVERITIES: tuple[SeverityName, ...] = ("SEV1", "SEV2", "SEV3", "SEV4")
+_BLOCK_DEPLOYS_BY_DEFAULT: tuple[SeverityName, ...] = ("SEV1", "SEV2")
 _DEFAULT_UPDATE_EVERY = {"SEV1": "15m", "SEV2": "30m", "SEV3": "2h", "SEV4": "1d"}
 
 
@@ -155,7 +156,9 @@ class Incidents(Section):
         default=None,
         description="Channel name or id. Default: the channel named 'incidents', if defined.",
     )
-    block_deploys_severities: list[SeverityName] = Field(default_factory=lambda: ["SEV1", "SEV2"])
+    block_deploys_severities: list[SeverityName] = Field(
+        default_factory=lambda: list(_BLOCK_DEPLOYS_BY_DEFAULT)
+    )
     severities: Severities = Field(default_factory=Severities)
 
     def severity(self, name: SeverityName) -> SeverityPolicy:

@@ -86,7 +86,7 @@ def reference_problems(config: ShipbotConfig) -> list[Problem]:
 
     channel("incidents.announce_channel", config.incidents.announce_channel)
     for severity in ("SEV1", "SEV2", "SEV3", "SEV4"):
-        policy = config.incidents.severity(severity)  # type: ignore[arg-type]
+        policy = config.incidents.severity(severity)
         groups_or_users(f"incidents.severities.{severity}.responders", policy.responders)
 
     channel("alerts.default_channel", config.alerts.default_channel)

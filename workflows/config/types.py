@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import zoneinfo
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 from typing import Annotated
@@ -151,7 +152,7 @@ Cron = Annotated[
 ]
 
 
-def _pattern_checker(pattern: re.Pattern[str], what: str, example: str):  # type: ignore[no-untyped-def]
+def _pattern_checker(pattern: re.Pattern[str], what: str, example: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
             raise PydanticCustomError("id_format", f"{value!r} is not {what} (like {example!r})")

@@ -90,7 +90,7 @@ def unlock(
     _check_names(ports, environment, service)
     if not _may_lock(ports, environment, user):
         raise PermissionDenied(f"You may not unlock {environment}.")
-    result = session.exec(  # type: ignore[call-overload]
+    result = session.exec(
         delete(DeployLock)
         .where(col(DeployLock.environment) == environment)
         .where(col(DeployLock.service) == (service or ALL_SERVICES))

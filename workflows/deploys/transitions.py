@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlmodel import Session, col, select, update
 
-from workflows.deploys.models import TERMINAL_STATES, Deploy
+from workflows.deploys.models import TERMINAL_STATES, Deploy, DeployState
 from workflows.errors import NotFound
 
 
@@ -20,14 +22,18 @@ def locked_deploy(*, session: Session, deploy_id: int) -> Deploy:
 
 
 def transition(
-    *, session: Session, deploy: Deploy, expected: set[str], values: dict[str, object]
+    *,
+    session: Session,
+    deploy: Deploy,
+    expected: Collection[DeployState],
+    values: dict[str, object],
 ) -> bool:
     """Move ``deploy`` out of one of ``expected`` states (``UPDATE ... WHERE state IN``);
     False if another transaction moved it first. Finishing clears the in-flight key."""
     new_state = values.get("state")
     if new_state in TERMINAL_STATES:
         values = {"in_flight_key": None, **values}
-    result = session.exec(  # type: ignore[call-overload]
+    result = session.exec(
         update(Deploy)
         .where(col(Deploy.id) == deploy.id)
         .where(col(Deploy.state).in_(sorted(expected)))

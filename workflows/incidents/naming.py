@@ -26,7 +26,7 @@ def parse_severity(word: str) -> SeverityName:
         )
     severity = f"SEV{match.group(1)}"
     assert severity in SEVERITIES
-    return severity  # type: ignore[return-value]
+    return severity
 
 
 def slugify(title: str) -> str:

@@ -26,7 +26,7 @@ QUIET_KINDS = frozenset({"reminder", "snooze"})
 def format_duration(delta: timedelta) -> str:
     """``1d 2h``, ``1h 5m``, ``4m 10s``, ``12s``: the two largest units."""
     seconds = max(int(delta.total_seconds()), 0)
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size or (unit == "s" and not parts):
             parts.append(f"{seconds // size}{unit}")

@@ -34,7 +34,7 @@ def update_every(*, config: ShipbotConfig, severity: str) -> timedelta:
     """How often an incident of ``severity`` wants a status update."""
     if severity not in SEVERITIES:
         return config.incidents.severity("SEV4").update_every
-    return config.incidents.severity(severity).update_every  # type: ignore[arg-type]
+    return config.incidents.severity(severity).update_every
 
 
 def _schedule(*, session: Session, clock: Clock, incident: Incident, due: datetime) -> None:

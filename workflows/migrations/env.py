@@ -16,6 +16,9 @@ def run_migrations_online() -> None:
         from workflows.store.db import Database
 
         url = context.config.get_main_option("sqlalchemy.url")
+        if url is None:
+            # Only reachable by running alembic by hand with an empty alembic.ini.
+            raise RuntimeError("no engine given and no sqlalchemy.url set")
         engine = Database(url).engine
     with engine.begin() as connection:
         context.configure(

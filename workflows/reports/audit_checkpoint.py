@@ -37,7 +37,9 @@ class AuditCheckpoint(TypedDict):
 
 def current_anchor(session: Session) -> dict[str, Any]:
     """The head as it is now (for a dry run, which claims nothing)."""
-    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+    head = session.execute(
+        select(col(AuditHead.seq), col(AuditHead.hash)).where(col(AuditHead.id) == 1)
+    ).first()
     if head is None:
         return {"anchor_seq": 0, "anchor_hash": audit.GENESIS_HASH}
     return {"anchor_seq": int(head.seq), "anchor_hash": str(head.hash)}

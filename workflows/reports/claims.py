@@ -22,6 +22,7 @@ from workflows.clock import Clock
 from workflows.config import Report
 from workflows.jobs import enqueue
 from workflows.reports.models import ReportRun, ReportSchedule, RunState, RunTrigger
+from workflows.store.tables import table_of
 
 RUN_JOB_KIND = "report.run"
 CHART_JOB_KIND = "report.chart"
@@ -82,7 +83,7 @@ def claim_run(
     checkpoint anchors itself too.
     """
     now = clock.now()
-    table = ReportRun.__table__  # type: ignore[attr-defined]
+    table = table_of(ReportRun)
     statement = (
         _insert(session)(ReportRun)
         .values(

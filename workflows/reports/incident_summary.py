@@ -69,7 +69,7 @@ def compute(*, session: Session, window: Window) -> IncidentSummary:
     counts = dict(
         session.execute(select(severity, func.count()).where(declared).group_by(severity)).all()
     )
-    by_severity = {name: int(counts.pop(name, 0)) for name in SEVERITIES}
+    by_severity: dict[str, int] = {name: int(counts.pop(name, 0)) for name in SEVERITIES}
     by_severity.update({str(name): int(count) for name, count in counts.items()})
 
     acknowledged_at, resolved_at = col(Incident.acknowledged_at), col(Incident.resolved_at)

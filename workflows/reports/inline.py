@@ -33,7 +33,7 @@ def take_job(
         ),
     )
     with database.transaction() as session:
-        taken = session.execute(
+        taken = session.exec(
             update(Job)
             .where(col(Job.idempotency_key) == idempotency_key, due)
             .values(

@@ -122,13 +122,13 @@ def list_reports(*, session: Session, config: ShipbotConfig, now: datetime) -> l
     """Every configured report with its next fire time (in its time zone) and last run."""
     names = [report.name for report in config.reports]
     newest = (
-        select(ReportRun.report_name, func.max(ReportRun.fire_time).label("last"))
+        select(col(ReportRun.report_name), func.max(col(ReportRun.fire_time)).label("last"))
         .where(col(ReportRun.report_name).in_(names))
         .group_by(col(ReportRun.report_name))
         .subquery()
     )
     rows = session.execute(
-        select(ReportRun.report_name, ReportRun.fire_time, ReportRun.trigger).join(
+        select(col(ReportRun.report_name), col(ReportRun.fire_time), col(ReportRun.trigger)).join(
             newest,
             (col(ReportRun.report_name) == newest.c.report_name)
             & (col(ReportRun.fire_time) == newest.c.last),

@@ -88,7 +88,7 @@ def run_report(*, database: Database, clock: Clock, config: ShipbotConfig, run_i
         )
     now = clock.now()
     with database.transaction() as session:
-        stored = session.execute(
+        stored = session.exec(
             update(ReportRun)
             .where(col(ReportRun.id) == run_id, col(ReportRun.figures).is_(None))
             .values(figures=figures, state=RunState.computed.value, computed_at=now)

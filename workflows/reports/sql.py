@@ -12,7 +12,17 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, and_, between, cast, extract, func, literal, select
+from sqlalchemy import (
+    Float,
+    SQLColumnExpression,
+    and_,
+    between,
+    cast,
+    extract,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -29,7 +39,9 @@ def seconds_between(dialect: str, end: Any, start: Any) -> ColumnElement[float]:
     return cast(extract("epoch", end - start), Float)
 
 
-def plus(dialect: str, moment: Any, delta: timedelta) -> ColumnElement[Any]:
+def plus(
+    dialect: str, moment: SQLColumnExpression[datetime | None], delta: timedelta
+) -> ColumnElement[Any]:
     """``moment + delta``, comparable with another timestamp column of the same table type."""
     if dialect == "sqlite":
         # The same text form the column stores (millisecond precision is enough here).
