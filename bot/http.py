@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -42,7 +42,7 @@ def _slack_kind(body: bytes, content_type: str) -> str:
 
 
 def parse_slack_request(
-    body: bytes, *, query: str, headers: dict[str, list[str]]
+    body: bytes, *, query: str, headers: dict[str, str | Sequence[str]]
 ) -> BoltRequest | None:
     """The request as Bolt sees it, or None when the body is not a Slack payload (bad
     JSON, a JSON value that is not an object, bytes that are not UTF-8)."""
@@ -68,7 +68,9 @@ def build_http_app(
         if len(body) > MAX_SLACK_BODY:
             metrics.http_requests.labels(route="/slack/events", status="413").inc()
             return JSONResponse({"error": "request body too large"}, status_code=413)
-        headers = {key: [value] for key, value in request.headers.items()}
+        headers: dict[str, str | Sequence[str]] = {
+            key: [value] for key, value in request.headers.items()
+        }
         # Signature first, so an unsigned prober learns nothing about body parsing (Bolt
         # checks it again; the HMAC is cheap).
         if not is_valid_signature(

@@ -59,7 +59,7 @@ class MeteredWebClient(WebClient):
         super().__init__(*args, **kwargs)
         self._metrics = metrics
 
-    def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+    def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> SlackResponse:
         if api_method not in METHOD_SCOPES:
             log.error("Slack method %s is not declared in METHOD_SCOPES / the manifest", api_method)
         status = "error"

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TypedDict
 
 from workflows import jobs
 from workflows.clock import Clock
@@ -42,6 +42,15 @@ def _default_owner_prefix() -> str:
 def _short_error(error: BaseException) -> str:
     text = f"{type(error).__name__}: {error}"
     return text if len(text) <= 500 else text[:497] + "..."
+
+
+class _JobRef(TypedDict):
+    """Which job, claimed by whom: the arguments every lease-guarded ``jobs`` call takes."""
+
+    database: Database
+    clock: Clock
+    job_id: int
+    owner: str
 
 
 class _LeaseKeeper:
@@ -122,7 +131,7 @@ class Worker:
         assert job.id is not None
         job_id = job.id
         started = time.monotonic()
-        common = {"database": self.database, "clock": self.clock, "job_id": job_id, "owner": owner}
+        common = _JobRef(database=self.database, clock=self.clock, job_id=job_id, owner=owner)
 
         def renew() -> bool:
             return jobs.heartbeat(**common, lease=self.lease)
@@ -149,7 +158,7 @@ class Worker:
             except Exception:
                 log.exception("on_job_finished hook failed")
 
-    def _call(self, handler: JobHandler, context: JobContext, common: dict[str, Any]) -> str | None:
+    def _call(self, handler: JobHandler, context: JobContext, common: _JobRef) -> str | None:
         job = context.job
         try:
             with _LeaseKeeper(context.heartbeat, self.lease):

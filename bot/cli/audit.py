@@ -6,7 +6,7 @@ import argparse
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import IO
+from typing import TextIO
 
 from bot.cli._common import EXIT_FAILED, EXIT_OK, SubParsers, parse_when
 from bot.settings import SettingsError, load_settings
@@ -46,7 +46,7 @@ def audit_command(args: argparse.Namespace) -> int:
                     return EXIT_OK
                 print(f"audit log BROKEN: {report.problem}", file=sys.stderr)
                 return EXIT_FAILED
-            target: IO[str] | nullcontext[IO[str]]
+            target: TextIO | nullcontext[TextIO]
             target = args.output.open("w", newline="") if args.output else nullcontext(sys.stdout)
             with target as out:
                 written = audit_log.export(

@@ -14,7 +14,7 @@ import getpass
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -248,7 +248,7 @@ def plain(text: str, config: ShipbotConfig) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def terminal_text(blocks: list[Mapping[str, Any]], config: ShipbotConfig) -> str:
+def terminal_text(blocks: Sequence[Mapping[str, Any]], config: ShipbotConfig) -> str:
     """The blocks of a report as lines of text for a terminal."""
     lines: list[str] = []
     for block in blocks:

@@ -308,6 +308,7 @@ class FakeSlackApi:
         if self._server is None:
             raise RuntimeError("FakeSlackApi is not running")
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server's address: (str, int)
         return f"http://{host}:{port}"
 
     @property

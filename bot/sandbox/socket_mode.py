@@ -178,6 +178,7 @@ class SocketModeServer:
         if self._server is None:
             raise RuntimeError("SocketModeServer is not running")
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server's address: (str, int)
         return f"ws://{host}:{port}/link/"
 
     def issue_url(self) -> str:

@@ -14,7 +14,8 @@ import struct
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from io import BufferedIOBase
+from typing import Any
 
 _WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -51,12 +52,12 @@ class ProtocolError(ValueError):
         self.code = code
 
 
-def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
+def _read_exactly(stream: BufferedIOBase, size: int) -> bytes | None:
     data = stream.read(size) if size else b""
     return data if len(data) == size else None
 
 
-def read_frame(stream: BinaryIO) -> tuple[bool, int, bytes] | None:
+def read_frame(stream: BufferedIOBase) -> tuple[bool, int, bytes] | None:
     """``(fin, opcode, unmasked payload)`` of the next client frame; ``None`` at EOF."""
     head = _read_exactly(stream, 2)
     if head is None:
@@ -116,7 +117,7 @@ class Connection:
                 self._sock.shutdown(socket.SHUT_RDWR)
 
 
-def read_upgrade_request(stream: BinaryIO) -> tuple[str, str] | None:
+def read_upgrade_request(stream: BufferedIOBase) -> tuple[str, str] | None:
     """``(request target, Sec-WebSocket-Key)`` of a valid upgrade request, else ``None``."""
     request_line = stream.readline(8192).decode("latin-1").strip()
     headers: dict[str, str] = {}
@@ -159,7 +160,7 @@ def refusal(status: str, reason: str) -> bytes:
 
 
 def serve_messages(
-    stream: BinaryIO, connection: Connection, on_message: Callable[[bytes], None]
+    stream: BufferedIOBase, connection: Connection, on_message: Callable[[bytes], None]
 ) -> None:
     """Read frames until the peer closes or goes away: answer pings, echo a close, and
     hand each complete (possibly fragmented) data message to ``on_message``.

@@ -37,9 +37,11 @@ def _label(deploy: Deploy) -> str:
 
 
 def _title(deploy: Deploy) -> str:
-    kind = {DeployKind.rollback: "Rollback", DeployKind.auto_rollback: "Automatic rollback"}.get(
-        deploy.kind, "Deploy"
-    )
+    titles: dict[str, str] = {
+        DeployKind.rollback: "Rollback",
+        DeployKind.auto_rollback: "Automatic rollback",
+    }
+    kind = titles.get(deploy.kind, "Deploy")
     return (
         f"{kind} #{deploy.id}: *{escape(deploy.service)}* `{escape(deploy.version)}` "
         f"to *{escape(deploy.environment)}*"

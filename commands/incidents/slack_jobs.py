@@ -174,7 +174,7 @@ class IncidentSlackJobs:
         named = [incident.declared_by, incident.commander, incident.comms, incident.scribe]
         users = {user for user in named if user and user[:1] in ("U", "W")}
         severity = incident.severity if incident.severity in SEVERITIES else "SEV4"
-        policy = self.config.incidents.severity(severity)  # type: ignore[arg-type]
+        policy = self.config.incidents.severity(severity)
         principals = self.config.principals(policy.responders)
         users |= principals.users
         for usergroup in sorted(principals.usergroups):

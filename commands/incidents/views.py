@@ -7,6 +7,7 @@ the stored objects and hands them here. Everything a person typed is escaped.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -278,7 +279,7 @@ def _text_input(*, multiline: bool = False, max_length: int = 3000) -> dict[str,
     return {"type": "plain_text_input", "multiline": multiline, "max_length": max_length}
 
 
-def _select(options: list[tuple[str, str]], initial: str | None = None) -> dict[str, Any]:
+def _select(options: Sequence[tuple[str, str]], initial: str | None = None) -> dict[str, Any]:
     built = [{"text": _plain(label), "value": value} for value, label in options]
     element: dict[str, Any] = {"type": "static_select", "options": built}
     chosen = next((o for o in built if o["value"] == initial), None)

@@ -84,8 +84,10 @@ def make_chart_handler(client_factory: Callable[[], WebClient]) -> JobHandler:
 
     def handle(context: JobContext) -> None:
         run_id = context.job.payload.get("run_id")
+        if not isinstance(run_id, int):
+            raise PermanentJobError(f"report run {run_id!r} has no figures to chart")
         with context.database.read_session() as session:
-            run = session.get(ReportRun, run_id) if isinstance(run_id, int) else None
+            run = session.get(ReportRun, run_id)
         if run is None or run.figures is None:
             raise PermanentJobError(f"report run {run_id} has no figures to chart")
         if run.chart_shared_at is not None:

@@ -58,8 +58,8 @@ def _input_element(block_id: str, element: dict[str, Any], directory: Directory)
         html_type = {"number_input": "number", "email_text_input": "email", "url_text_input": "url"}
         return f'<input type="{html_type.get(kind, "text")}" {attrs} value="{initial}">'
     if kind in (*SINGLE_SELECTS, *MULTI_SELECTS):
-        initial = [element.get("initial_option"), *(element.get("initial_options") or [])]
-        initial_values = {o.get("value") for o in initial if isinstance(o, dict)}
+        preset = [element.get("initial_option"), *(element.get("initial_options") or [])]
+        initial_values = {o.get("value") for o in preset if isinstance(o, dict)}
         choices = [
             (
                 str(i),

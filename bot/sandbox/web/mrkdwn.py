@@ -164,7 +164,7 @@ class _Rendering:
         text = _ANGLE.sub(self.angle, text)
         escaped = self.literal(text)
         for pattern, tag in _SPANS:
-            escaped = pattern.sub(lambda m, t=tag: f"<{t}>{m.group(1)}</{t}>", escaped)
+            escaped = pattern.sub(rf"<{tag}>\g<1></{tag}>", escaped)
         return _quotes(_emoji(escaped))
 
 
