@@ -112,7 +112,7 @@ class MethodRegistry(dict[str, Method]):
         return register
 
 
-def dispatch(state: SlackState, methods: Mapping[str, Method], name: str, args: Args) -> dict:
+def dispatch(state: SlackState, methods: Mapping[str, Method], name: str, args: Args) -> dict[str, Any]:
     """Run ``name`` against ``state`` and return Slack's full response body."""
     implementation = methods.get(name)
     if implementation is None:
@@ -155,7 +155,7 @@ def require_message(state: SlackState, channel: Channel, ts: str) -> dict[str, A
 
 def checked_blocks(state: SlackState, method: str, args: Args) -> list[dict[str, Any]] | None:
     """The call's ``blocks``, or ``invalid_blocks`` (recorded) if Slack would refuse them."""
-    blocks = args.structured("blocks")
+    blocks: list[dict[str, Any]] | None = args.structured("blocks")
     if blocks is None:
         return None
     errors = block_errors(blocks, limit=MAX_MESSAGE_BLOCKS)
@@ -166,7 +166,7 @@ def checked_blocks(state: SlackState, method: str, args: Args) -> list[dict[str,
 
 
 def checked_view(state: SlackState, method: str, args: Args) -> dict[str, Any]:
-    view = args.structured("view")
+    view: dict[str, Any] | None = args.structured("view")
     if view is None:
         raise ApiError("invalid_arguments", detail="missing required field: view")
     errors = view_errors(view)
