@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -174,7 +174,7 @@ def claim(
             return job
 
 
-def _guard(job_id: int, owner: str) -> Any:
+def _guard(job_id: int, owner: str) -> ColumnElement[bool]:
     return and_(
         col(Job.id) == job_id,
         col(Job.lease_owner) == owner,

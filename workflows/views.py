@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -99,7 +99,7 @@ def load_message(*, database: Database, view_key: str) -> SlackMessage | None:
         return get_message(session=session, view_key=view_key)
 
 
-def _owned(view_key: str, owner: str) -> Any:
+def _owned(view_key: str, owner: str) -> ColumnElement[bool]:
     return and_(col(SlackMessage.view_key) == view_key, col(SlackMessage.render_owner) == owner)
 
 

@@ -7,7 +7,7 @@ import re
 import sys
 
 from bot.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, SubParsers
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from workflows.clock import SystemClock
 from workflows.config import load_config
 from workflows.deploys.directory import Directory, NoDirectory
@@ -26,10 +26,10 @@ def add_parser(sub: SubParsers) -> None:
     explain.set_defaults(handler=explain_command)
 
 
-def _directory(settings: object) -> Directory:
+def _directory(settings: Settings) -> Directory:
     """Slack user groups are expanded when a bot token is set; otherwise they are empty
     and the output says so."""
-    token = getattr(settings, "slack_bot_token", None)
+    token = settings.slack_bot_token
     if token is None or not token.get_secret_value():
         return NoDirectory()
     from bot.slack_client import make_client
@@ -37,7 +37,7 @@ def _directory(settings: object) -> Directory:
 
     client = make_client(
         token=token.get_secret_value(),
-        base_url=settings.api_url,  # type: ignore[attr-defined]
+        base_url=settings.api_url,
         metrics=None,
     )
     return SlackDirectory(client, clock=SystemClock())

@@ -21,7 +21,7 @@ from typing import Any
 from bot.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, SubParsers, parse_when
 from bot.scheduler import replica_name
 from bot.sender import RendererRegistry, make_render_handler
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 from bot.slack_client import make_client
 from bot.slack_errors import slack_errors_as_job_outcomes
 from commands.reports.chart import make_chart_handler
@@ -112,7 +112,9 @@ def _dry_run(
     return EXIT_OK
 
 
-def _post(database: Database, config: ShipbotConfig, clock: Clock, name: str, settings: Any) -> int:
+def _post(
+    database: Database, config: ShipbotConfig, clock: Clock, name: str, settings: Settings
+) -> int:
     if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value():
         raise SettingsError("posting a report needs SLACK_BOT_TOKEN (or use --dry-run)")
     client = make_client(

@@ -112,7 +112,9 @@ class MethodRegistry(dict[str, Method]):
         return register
 
 
-def dispatch(state: SlackState, methods: Mapping[str, Method], name: str, args: Args) -> dict[str, Any]:
+def dispatch(
+    state: SlackState, methods: Mapping[str, Method], name: str, args: Args
+) -> dict[str, Any]:
     """Run ``name`` against ``state`` and return Slack's full response body."""
     implementation = methods.get(name)
     if implementation is None:

@@ -288,7 +288,9 @@ def _select(options: Sequence[tuple[str, str]], initial: str | None = None) -> d
     return element
 
 
-def _modal(callback_id: str, title: str, blocks: Blocks, *, submit: str, meta: str = "") -> dict[str, Any]:
+def _modal(
+    callback_id: str, title: str, blocks: Blocks, *, submit: str, meta: str = ""
+) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": callback_id,

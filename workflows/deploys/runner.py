@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlmodel import Session
 
 from workflows import audit
 from workflows.backends.base import BackendError, DeployBackend, DeployTarget, Progress, Status
@@ -332,7 +333,7 @@ class DeployRunner:
             if rollback:
                 self._auto_rollback(session, row)
 
-    def _auto_rollback(self, session: Any, failed: Deploy) -> None:
+    def _auto_rollback(self, session: Session, failed: Deploy) -> None:
         current = queries.current_release(
             session=session, service=failed.service, environment=failed.environment
         )

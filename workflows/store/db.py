@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+if TYPE_CHECKING:  # alembic is imported only when migrating
+    from alembic.config import Config
 
 READ_ONLY_OPTION = "shipbot_read_only"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -95,7 +98,7 @@ class Database:
         with self.read_connection() as connection:
             connection.execute(text("SELECT 1"))
 
-    def _alembic_config(self) -> Any:
+    def _alembic_config(self) -> Config:
         from alembic.config import Config
 
         config = Config()
