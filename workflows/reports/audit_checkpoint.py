@@ -35,7 +35,7 @@ class AuditCheckpoint(TypedDict):
     problem: str | None
 
 
-def current_anchor(session: Session) -> dict[str, Any]:
+def current_anchor(*, session: Session) -> dict[str, Any]:
     """The head as it is now (for a dry run, which claims nothing)."""
     head = session.execute(
         select(col(AuditHead.seq), col(AuditHead.hash)).where(col(AuditHead.id) == 1)

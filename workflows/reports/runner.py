@@ -55,7 +55,9 @@ def compute_figures(
     if kind == "pending_approvals":
         return dict(pending.compute(session=session, config=config, as_of=fire_time))
     if kind == "audit_checkpoint":
-        anchor = params if "anchor_seq" in params else audit_checkpoint.current_anchor(session)
+        anchor = (
+            params if "anchor_seq" in params else audit_checkpoint.current_anchor(session=session)
+        )
         return dict(
             audit_checkpoint.compute(
                 session=session, report_name=report_name, as_of=fire_time, params=anchor

@@ -204,6 +204,6 @@ def test_the_dry_run_anchor_is_the_current_head(database: Database, clock: FakeC
             session=session,
             report_name="audit-checkpoint",
             as_of=clock.now() + timedelta(seconds=1),
-            params=audit_checkpoint.current_anchor(session),
+            params=audit_checkpoint.current_anchor(session=session),
         )
     assert figures["head_seq"] == 2 and figures["entries"] == 2 and figures["verified"]
