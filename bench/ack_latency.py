@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from bot.sandbox.signing import sign, slash_command_body
-from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack.api import FakeSlackApi
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-signing-secret"

@@ -33,7 +33,7 @@ from sqlalchemy import text
 
 from bot.runtime import Runtime
 from bot.sandbox.seed import seed_workspace
-from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack.api import FakeSlackApi
 from bot.server_thread import ServerThread
 from bot.settings import Settings
 from workflows.config import ShipbotConfig, parse_config

@@ -21,8 +21,8 @@ from pathlib import Path
 from bot.logging_setup import configure_logging
 from bot.runtime import Runtime
 from bot.sandbox.seed import seed_workspace
-from bot.sandbox.slack_api import FakeSlackApi
-from bot.sandbox.slack_state import SlackState
+from bot.sandbox.slack.api import FakeSlackApi
+from bot.sandbox.slack.state import SlackState
 from bot.sandbox.terminal import blocks_to_text
 from bot.sandbox.web import SandboxError, SandboxPage, SlackFrontend
 from bot.sandbox.web.frontend import escaped_commands

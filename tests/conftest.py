@@ -88,7 +88,7 @@ def postgres_database(tmp_path: Path) -> Iterator[Database]:
 
 
 # --- Slack fake fixtures ---
-from bot.sandbox.slack_api import FakeSlackApi  # noqa: E402
+from bot.sandbox.slack.api import FakeSlackApi  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from bot.hooks import MAX_HOOK_BODY, build_hook_routes
 from bot.metrics import Metrics
 from bot.runtime import Runtime
 from bot.sandbox.seed import seed_workspace
-from bot.sandbox.slack_blocks import block_errors
+from bot.sandbox.slack.blocks import block_errors
 from bot.server_thread import ServerThread
 from commands.alerts import render_alert_group_message
 from tests.e2e.conftest import settings_for

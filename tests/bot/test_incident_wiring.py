@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
 from bot.sandbox.seed import seed_workspace
-from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack.api import FakeSlackApi
 from bot.sender import RendererRegistry, make_render_handler
 from bot.slack_errors import slack_errors_as_job_outcomes
 from bot.worker import Worker

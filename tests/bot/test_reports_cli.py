@@ -17,7 +17,7 @@ from bot.cli import main
 from bot.deps import Deps
 from bot.metrics import Metrics
 from bot.sandbox.seed import seed_workspace
-from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack.api import FakeSlackApi
 from bot.scheduler import schedule_reports
 from bot.wiring import wire_domains
 from commands.reports.messages import render_report

@@ -17,8 +17,8 @@ from slack_sdk.web import SlackResponse
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from bot.sandbox.slack_api import FakeSlackApi
-from bot.sandbox.slack_state import SlackState
+from bot.sandbox.slack.api import FakeSlackApi
+from bot.sandbox.slack.state import SlackState
 from bot.sender import RendererRegistry, make_render_handler
 from bot.worker import Worker
 from commands.common.seams import RenderedMessage

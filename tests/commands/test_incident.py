@@ -256,7 +256,7 @@ def test_card_buttons_open_modals_whose_submissions_change_the_incident(deps: De
 
 
 def test_modals_and_card_pass_slacks_block_validation(deps: Deps) -> None:
-    from bot.sandbox.slack_blocks import block_errors, view_errors
+    from bot.sandbox.slack.blocks import block_errors, view_errors
 
     run(deps, "declare SEV2 web Checkout <b>errors</b> & more")
     (incident,) = stored(deps)

@@ -12,8 +12,8 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 from sqlmodel import select
 
-from bot.sandbox.slack_api import FakeSlackApi
-from bot.sandbox.slack_blocks import block_errors
+from bot.sandbox.slack.api import FakeSlackApi
+from bot.sandbox.slack.blocks import block_errors
 from commands.common.reply import SlashCommand
 from commands.reports.views import duration, render_run
 from commands.shipbot import handlers as shipbot

@@ -21,7 +21,7 @@ import yaml
 from sqlmodel import select
 
 from bot.sandbox.seed import seed_workspace
-from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack.api import FakeSlackApi
 from tests.conftest import POSTGRES_SKIP_REASON, postgres_url
 from tests.e2e.conftest import EXAMPLE_CONFIG
 from tests.e2e.test_processes import SHIPBOT, free_port, stop, wait_until_up

@@ -14,7 +14,7 @@ import pytest
 
 from bot.sandbox.seed import seed_workspace
 from bot.sandbox.signing import slash_command_body
-from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack.api import FakeSlackApi
 from bot.sandbox.socket_mode import SocketModeServer
 from tests.e2e.conftest import EXAMPLE_CONFIG
 from tests.e2e.test_processes import SHIPBOT, free_port, stop, wait_until_up

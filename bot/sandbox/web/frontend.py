@@ -23,8 +23,6 @@ from typing import Any
 import httpx
 import yaml
 
-from bot.sandbox.methods_chat import post_bot_message, post_user_message, record_ephemeral
-from bot.sandbox.methods_views_files import apply_submission_answer, close_view
 from bot.sandbox.signing import (
     FORM_CONTENT_TYPE,
     SlackRequestSigner,
@@ -33,8 +31,10 @@ from bot.sandbox.signing import (
     slash_command_body,
     view_submission_body,
 )
-from bot.sandbox.slack_api import FakeSlackApi
-from bot.sandbox.slack_methods import ApiError
+from bot.sandbox.slack.api import FakeSlackApi
+from bot.sandbox.slack.methods.base import ApiError
+from bot.sandbox.slack.methods.chat import post_bot_message, post_user_message, record_ephemeral
+from bot.sandbox.slack.methods.views_files import apply_submission_answer, close_view
 from bot.sandbox.web.blocks_html import block_of, find_element
 from bot.sandbox.web.modal_html import missing_required, state_values
 from bot.sandbox.web.mrkdwn import Directory

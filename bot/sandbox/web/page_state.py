@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.sandbox.slack_model import Channel, Ephemeral, UploadedFile
-from bot.sandbox.slack_state import SlackState
+from bot.sandbox.slack.model import Channel, Ephemeral, UploadedFile
+from bot.sandbox.slack.state import SlackState
 from bot.sandbox.web.blocks_html import attachments_html, blocks_html
 from bot.sandbox.web.modal_html import view_html
 from bot.sandbox.web.mrkdwn import Directory, escape, mrkdwn_to_html

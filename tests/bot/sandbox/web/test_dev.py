@@ -16,7 +16,7 @@ import pytest
 
 from bot.dev import Sandbox
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 EXAMPLE = REPO / "examples" / "shipbot.yaml"
 
 

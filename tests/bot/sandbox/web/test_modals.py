@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.sandbox.signing import block_actions_body
-from tests.bot.sandbox import test_web_routes
-from tests.bot.sandbox.test_web_routes import Harness
+from tests.bot.sandbox.web import test_routes as test_web_routes
+from tests.bot.sandbox.web.test_routes import Harness
 
 sandbox = test_web_routes.sandbox  # the same fixture: emulator, stand-in app and page
 

@@ -1,4 +1,4 @@
-"""The records and stores of the emulated Slack workspace (see ``slack_state``).
+"""The records and stores of the emulated Slack workspace (see ``state``).
 
 Slack objects (messages, channels, users, views) are kept as dicts in Slack's own shapes,
 so the sandbox can render them exactly as ``conversations.history`` returns them; the

@@ -4,6 +4,7 @@ a raw RFC 6455 client for the protocol details slack_sdk never exercises."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import queue
@@ -11,6 +12,8 @@ import socket
 import struct
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,12 +23,18 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack.api import FakeSlackApi
 from bot.sandbox.socket_mode import SocketModeServer
-from bot.sandbox.websocket import accept_key
 from bot.sandbox.workspace import APP_ID
 
 APP_TOKEN = "xapp-1-A0SHIPBOT-1-sandbox"
+
+
+def accept_key(websocket_key: str) -> str:
+    """``Sec-WebSocket-Accept`` as RFC 6455 §4.2.2 defines it, worked out here rather
+    than taken from the library the server uses."""
+    guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+    return base64.b64encode(hashlib.sha1((websocket_key + guid).encode()).digest()).decode()
 
 
 @pytest.fixture
@@ -35,10 +44,12 @@ def server(slack: FakeSlackApi) -> Iterator[SocketModeServer]:
         yield running
 
 
-@pytest.fixture
-def client(slack: FakeSlackApi, server: SocketModeServer) -> Iterator[SocketModeClient]:
+@contextmanager
+def socket_client(
+    slack: FakeSlackApi, server: SocketModeServer, **options: Any
+) -> Iterator[SocketModeClient]:
     web = WebClient(base_url=slack.url, retry_handlers=[])
-    socket_client = SocketModeClient(app_token=APP_TOKEN, web_client=web)
+    socket_client = SocketModeClient(app_token=APP_TOKEN, web_client=web, **options)
     try:
         yield socket_client
     finally:
@@ -52,6 +63,12 @@ def client(slack: FakeSlackApi, server: SocketModeServer) -> Iterator[SocketMode
         while socket_client.is_connected() and time.monotonic() < deadline:
             time.sleep(0.01)
         socket_client.close()
+
+
+@pytest.fixture
+def client(slack: FakeSlackApi, server: SocketModeServer) -> Iterator[SocketModeClient]:
+    with socket_client(slack, server) as running:
+        yield running
 
 
 def test_slack_sdk_client_connects_through_apps_connections_open_and_acks(
@@ -101,6 +118,28 @@ def test_a_disconnect_request_makes_the_client_fetch_a_new_url_and_reconnect(
     assert len(slack.calls_to("apps.connections.open")) == 2
     second = server.wait_for_connection(timeout=5)
     assert second.ticket != first.ticket
+
+
+def test_a_dropped_connection_makes_the_client_reconnect_with_a_new_ticket(
+    slack: FakeSlackApi, server: SocketModeServer
+) -> None:
+    # slack_sdk notices a dead socket only through its ping checks (five failures in a
+    # row), so this client pings often enough to notice within a second or two.
+    with socket_client(slack, server, ping_interval=0.2) as client:
+        client.socket_mode_request_listeners.append(  # type: ignore[arg-type]
+            lambda c, r: c.send_socket_mode_response(SocketModeResponse(r.envelope_id))
+        )
+        client.connect()
+        first = server.wait_for_connection(timeout=5)
+        assert server.drop_connections() == 1
+
+        server.wait_for(lambda: server.connections_opened == 2, timeout=15)
+        second = server.wait_for_connection(timeout=5)
+        assert second.ticket != first.ticket and not first.open
+        assert len(slack.calls_to("apps.connections.open")) == 2
+        # The new connection carries envelopes again.
+        envelope_id = server.send_envelope("events_api", {"type": "app_mention"})
+        assert server.wait_for_ack(envelope_id, timeout=5) == {}
 
 
 def test_closing_the_client_closes_its_connection(
@@ -274,6 +313,16 @@ def test_an_unmasked_client_frame_is_a_protocol_error(
     assert opcode == 0x8 and struct.unpack("!H", payload[:2])[0] == 1002
     server.wait_for(lambda: not server.connections, timeout=5)
     assert server.received == []
+
+
+def test_a_drop_ends_the_tcp_connection_without_a_close_frame(
+    server: SocketModeServer, raw: RawClient
+) -> None:
+    raw.receive()  # hello
+    assert server.drop_connections() == 1
+    assert raw.reader.read(2) == b""  # end of stream, where a close frame would have been
+    server.wait_for(lambda: not server.connections, timeout=5)
+    assert not server.connected.is_set()
 
 
 def test_stop_says_going_away_to_connected_clients(slack: FakeSlackApi) -> None:

@@ -7,14 +7,14 @@ import copy
 import re
 from typing import Any
 
-from bot.sandbox.slack_methods import (
+from bot.sandbox.slack.methods.base import (
     ApiError,
     Args,
     MethodRegistry,
     require_channel,
     require_message,
 )
-from bot.sandbox.slack_state import Channel, SlackState
+from bot.sandbox.slack.state import Channel, SlackState
 from bot.sandbox.workspace import BOT_USER_ID
 
 METHODS = MethodRegistry()

@@ -6,7 +6,7 @@ usergroups, plus the record of every API call. Everything is guarded by one re-e
 lock wrapped in a ``Condition`` so tests can block until an async worker has done
 something (``wait_for``) instead of sleeping.
 
-The records and stores themselves live in ``slack_model``.
+The records and stores themselves live in ``model``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
-from bot.sandbox.slack_model import (
+from bot.sandbox.slack.model import (
     Call,
     Channel,
     Ephemeral,

@@ -17,13 +17,21 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from bot.sandbox import methods_apps, methods_chat, methods_conversations, methods_views_files
 from bot.sandbox.loopback import serve_in_background
-from bot.sandbox.slack_methods import ApiError, Args, Method, decode_json_fields, dispatch
-from bot.sandbox.slack_state import (
+from bot.sandbox.slack.methods import (
+    APP_TOKEN_METHODS,
+    METHODS,
+    ApiError,
+    Args,
+    chat,
+    decode_json_fields,
+    dispatch,
+    views_files,
+)
+from bot.sandbox.slack.state import (
     Call,
     Ephemeral,
     InvalidBlocks,
@@ -32,17 +40,12 @@ from bot.sandbox.slack_state import (
     SlackState,
     UploadedFile,
 )
-from bot.sandbox.socket_mode import SocketModeServer
+
+if TYPE_CHECKING:  # only its type: the Web API fake runs without the WebSocket library
+    from bot.sandbox.socket_mode import SocketModeServer
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-METHODS: dict[str, Method] = {
-    **methods_chat.METHODS,
-    **methods_conversations.METHODS,
-    **methods_views_files.METHODS,
-    **methods_apps.METHODS,
-}
 
 
 def _token_problem(
@@ -50,7 +53,7 @@ def _token_problem(
 ) -> str | None:
     if not token:
         return "not_authed"
-    if method in methods_apps.APP_TOKEN_METHODS:
+    if method in APP_TOKEN_METHODS:
         # An app-level method takes an xapp- token and nothing else, as Slack has it.
         if not token.startswith("xapp-"):
             return "not_allowed_token_type"
@@ -175,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, {"ok": False, "error": failure.error})
 
     def _upload(self, file_id: str, raw: bytes) -> None:
-        if methods_views_files.receive_upload(self.server.fake.state, file_id, raw):
+        if views_files.receive_upload(self.server.fake.state, file_id, raw):
             self._reply(200, f"OK - {len(raw)}".encode())
         else:
             self._reply(404, b"file_not_found")
@@ -199,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             state.data.response_posts.append(post)
             try:
-                methods_chat.apply_response_post(state, url_id, post.body)
+                chat.apply_response_post(state, url_id, post.body)
             except ApiError as exc:
                 error = exc
             state.condition.notify_all()

@@ -7,7 +7,7 @@ Slack's side of Socket Mode is small: ``apps.connections.open`` hands the app a 
 acknowledges each with ``{"envelope_id", "payload"?}``.
 
 ``SocketModeServer`` plays that part on plain ``ws://127.0.0.1`` (port 0 by default), with
-the stdlib WebSocket server side in ``bot.sandbox.websocket``. slack_sdk's builtin client
+the ``websockets`` library's threaded server doing the protocol. slack_sdk's builtin client
 takes ``ws://`` on any port but 443 as a plain socket, so no TLS is needed.
 Attach it to the Web API fake (``FakeSlackApi.attach_socket_mode``) so the app finds it
 through ``apps.connections.open`` exactly as it finds Slack.
@@ -18,99 +18,35 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import socketserver
 import threading
 import uuid
 from collections.abc import Callable
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from bot.sandbox.loopback import serve_in_background
-from bot.sandbox.websocket import (
-    CLOSE_GOING_AWAY,
-    Connection,
-    ProtocolError,
-    read_upgrade_request,
-    refusal,
-    serve_messages,
-    upgrade_response,
-)
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+from websockets.sync.server import Server, ServerConnection, serve
+
+from bot.sandbox.socket_mode.connection import MAX_MESSAGE_BYTES, Connection
 from bot.sandbox.workspace import APP_ID
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _HANDSHAKE_TIMEOUT = 5.0
+# How long a close waits for the peer's answer before dropping it: loopback peers answer
+# in milliseconds, and one that never does must not hold up stop() for long.
+_CLOSE_TIMEOUT = 1.0
 # Which envelopes let the app answer with a payload (Slack's rules for each kind).
 _INTERACTIVE_WITH_RESPONSE = frozenset({"view_submission", "block_suggestion"})
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        owner = self.server.owner
-        with owner._condition:
-            owner._handler_threads.add(threading.current_thread())
-        # A client that connects and never finishes the handshake must not pin a thread.
-        self.connection.settimeout(_HANDSHAKE_TIMEOUT)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            owner = self.server.owner
-            with owner._condition:
-                owner._handler_threads.discard(threading.current_thread())
-
-    def handle(self) -> None:
-        owner = self.server.owner
-        try:
-            ticket = self._handshake()
-        except (OSError, UnicodeDecodeError) as error:
-            log.debug("socket mode: handshake failed: %s", error)
-            return
-        if ticket is None:
-            return
-        self.connection.settimeout(None)
-        connection = Connection(self.connection, ticket)
-        owner._opened(connection)
-        try:
-            serve_messages(
-                self.rfile, connection, lambda message: owner._received(connection, message)
-            )
-        except ProtocolError as error:
-            log.warning("socket mode: closing connection %s: %s", connection.id, error)
-            connection.close(error.code, str(error))
-        except OSError as error:
-            log.debug("socket mode: connection %s dropped: %s", connection.id, error)
-        finally:
-            connection.open = False
-            owner._closed(connection)
-
-    def _handshake(self) -> str | None:
-        """The redeemed ticket of a valid upgrade to ``/link/?ticket=…``, else ``None``."""
-        request = read_upgrade_request(self.rfile)
-        if request is None:
-            self.wfile.write(refusal("400 Bad Request", "not a WebSocket upgrade"))
-            return None
-        target, key = request
-        url = urlsplit(target)
-        ticket = (parse_qs(url.query).get("ticket") or [""])[0]
-        if url.path != "/link/" or not self.server.owner._redeem(ticket):
-            # Slack's tickets are single use: a client must ask apps.connections.open again.
-            self.wfile.write(refusal("401 Unauthorized", "unknown or used ticket"))
-            return None
-        self.wfile.write(upgrade_response(key))
-        return ticket
-
-
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    owner: SocketModeServer
+def _ticket(path: str) -> str:
+    return (parse_qs(urlsplit(path).query).get("ticket") or [""])[0]
 
 
 class SocketModeServer:
@@ -121,14 +57,13 @@ class SocketModeServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, app_id: str = APP_ID) -> None:
         self.app_id = app_id
         self._address = (host, port)
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._condition = threading.Condition()
         self._tickets: set[str] = set()
         self._connections: list[Connection] = []
         self._acks: dict[str, dict[str, Any]] = {}
         self._messages: list[dict[str, Any]] = []
-        self._handler_threads: set[threading.Thread] = set()
         self.connections_opened = 0
         self.connected = threading.Event()
 
@@ -137,25 +72,36 @@ class SocketModeServer:
     def start(self) -> SocketModeServer:
         if self._server is not None:
             raise RuntimeError("SocketModeServer is already running")
-        self._server = _Server(self._address, _Handler)
-        self._server.owner = self
-        self._thread = serve_in_background(self._server, name="fake-slack-socket-mode")
+        host, port = self._address
+        self._server = serve(
+            self._serve_connection,
+            host,
+            port,
+            process_request=self._check_ticket,
+            compression=None,  # Slack offers none, and plain frames keep tests readable
+            open_timeout=_HANDSHAKE_TIMEOUT,
+            # The app pings (slack_sdk does, every few seconds); the server only answers,
+            # so no unasked-for frame ever reaches a test's raw client.
+            ping_interval=None,
+            close_timeout=_CLOSE_TIMEOUT,
+            max_size=MAX_MESSAGE_BYTES,
+            logger=log,
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-slack-socket-mode", daemon=True
+        )
+        self._thread.start()
         return self
 
     def stop(self, *, timeout: float = 5.0) -> None:
-        """Close every connection (``1001 going away``), stop listening, and wait for the
-        connection threads to finish (each at most ``timeout`` seconds)."""
+        """Stop listening, close every connection (``1001 going away``), and wait for the
+        connection threads to finish (a peer that never answers the close is dropped
+        after a second); ``timeout`` bounds the wait for the listening thread."""
         if self._server is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        for connection in self.connections:
-            connection.close(CLOSE_GOING_AWAY, "server stopping")
-        with self._condition:
-            threads = list(self._handler_threads)
-        for thread in [self._thread, *threads]:
-            if thread is not None:
-                thread.join(timeout)
+        self._server.shutdown(code=CloseCode.GOING_AWAY, reason="server stopping")
+        if self._thread is not None:
+            self._thread.join(timeout)
         self._server = None
         self._thread = None
 
@@ -177,8 +123,7 @@ class SocketModeServer:
         """``ws://host:port/link/``: the endpoint; a client needs a ticket from ``issue_url``."""
         if self._server is None:
             raise RuntimeError("SocketModeServer is not running")
-        host, port = self._server.server_address[:2]
-        assert isinstance(host, str)  # an AF_INET server's address: (str, int)
+        host, port = self._server.socket.getsockname()[:2]
         return f"ws://{host}:{port}/link/"
 
     def issue_url(self) -> str:
@@ -265,7 +210,41 @@ class SocketModeServer:
         with self._condition:
             return list(self._messages)
 
+    def drop_connections(self) -> int:
+        """Cut every open connection without a close frame (a network failure, as the app
+        sees it); how many were cut. slack_sdk's client reconnects through
+        ``apps.connections.open`` when its auto-reconnect is on."""
+        dropped = self.connections
+        for connection in dropped:
+            connection.drop()
+        return len(dropped)
+
     # --- called from connection threads --------------------------------------------------------
+
+    def _check_ticket(self, websocket: ServerConnection, request: Request) -> Response | None:
+        """Refuse an upgrade to anything but ``/link/`` with a live ticket (``None`` lets
+        the handshake go on). Slack's tickets are single use: a client that lost its
+        connection must ask ``apps.connections.open`` again."""
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return None  # not an upgrade at all: websockets answers 426 itself
+        if urlsplit(request.path).path != "/link/" or not self._redeem(_ticket(request.path)):
+            return websocket.respond(HTTPStatus.UNAUTHORIZED, "unknown or used ticket\n")
+        return None
+
+    def _serve_connection(self, websocket: ServerConnection) -> None:
+        """One connection's life, on its own thread: hello, then every message it sends
+        until it closes (cleanly or not)."""
+        assert websocket.request is not None  # the handshake is done when this runs
+        connection = Connection(websocket, _ticket(websocket.request.path))
+        self._opened(connection)
+        try:
+            for message in websocket:
+                self._received(connection, message)
+        except ConnectionClosed as closed:
+            # Protocol errors (websockets has already closed with 1002/1009) and drops.
+            log.debug("socket mode: connection %s ended: %s", connection.id, closed)
+        finally:
+            self._closed(connection)
 
     def _redeem(self, ticket: str) -> bool:
         with self._condition:
@@ -300,7 +279,7 @@ class SocketModeServer:
                 self.connected.clear()
             self._condition.notify_all()
 
-    def _received(self, connection: Connection, raw: bytes) -> None:
+    def _received(self, connection: Connection, raw: str | bytes) -> None:
         try:
             message = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.sandbox.seed import seed_workspace
-from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack.api import FakeSlackApi
 from bot.sandbox.web import SandboxPage, SlackFrontend
 from bot.sandbox.web.frontend import escape_command_text
 from bot.sandbox.web.mrkdwn import Directory
@@ -34,7 +34,7 @@ from bot.server_thread import ServerThread
 from bot.signature import is_valid_signature
 from workflows.config import load_config
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shipbot.yaml"
+EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "shipbot.yaml"
 SECRET = "web-test-signing-secret"
 Answer = Callable[[dict[str, Any]], tuple[int, Any]]
 

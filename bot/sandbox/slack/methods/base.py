@@ -11,8 +11,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.sandbox.slack_blocks import MAX_MESSAGE_BLOCKS, block_errors, view_errors
-from bot.sandbox.slack_state import Channel, InvalidBlocks, SlackState
+from bot.sandbox.slack.blocks import MAX_MESSAGE_BLOCKS, block_errors, view_errors
+from bot.sandbox.slack.state import Channel, InvalidBlocks, SlackState
 from bot.sandbox.workspace import BOT_USER_ID
 
 # Parameters slack_sdk sends JSON-encoded inside form bodies.

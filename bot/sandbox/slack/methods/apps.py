@@ -2,14 +2,14 @@
 
 It answers with a fresh single-use URL of the ``SocketModeServer`` attached to the fake
 (``FakeSlackApi.attach_socket_mode``). The method takes an app-level (``xapp-``) token;
-``slack_api`` checks that before any method runs (``APP_TOKEN_METHODS``)."""
+``bot.sandbox.slack.api`` checks that before any method runs (``APP_TOKEN_METHODS``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.sandbox.slack_methods import ApiError, Args, MethodRegistry
-from bot.sandbox.slack_state import SlackState
+from bot.sandbox.slack.methods.base import ApiError, Args, MethodRegistry
+from bot.sandbox.slack.state import SlackState
 
 METHODS = MethodRegistry()
 

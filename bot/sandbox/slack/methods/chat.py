@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.sandbox.slack_methods import (
+from bot.sandbox.slack.methods.base import (
     ApiError,
     Args,
     MethodRegistry,
@@ -14,7 +14,7 @@ from bot.sandbox.slack_methods import (
     require_channel,
     require_message,
 )
-from bot.sandbox.slack_state import Channel, Ephemeral, SlackState
+from bot.sandbox.slack.state import Channel, Ephemeral, SlackState
 from bot.sandbox.workspace import (
     APP_ID,
     BOT_ID,

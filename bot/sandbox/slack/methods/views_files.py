@@ -8,10 +8,16 @@ import mimetypes
 import uuid
 from typing import Any
 
-from bot.sandbox.methods_chat import post_bot_message
-from bot.sandbox.slack_blocks import view_errors
-from bot.sandbox.slack_methods import ApiError, Args, MethodRegistry, checked_view, require_channel
-from bot.sandbox.slack_state import InvalidBlocks, SlackState, UploadedFile
+from bot.sandbox.slack.blocks import view_errors
+from bot.sandbox.slack.methods.base import (
+    ApiError,
+    Args,
+    MethodRegistry,
+    checked_view,
+    require_channel,
+)
+from bot.sandbox.slack.methods.chat import post_bot_message
+from bot.sandbox.slack.state import InvalidBlocks, SlackState, UploadedFile
 from bot.sandbox.workspace import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID
 
 METHODS = MethodRegistry()
