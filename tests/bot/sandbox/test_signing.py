@@ -37,6 +37,23 @@ def verifier(secret: str = SECRET) -> SignatureVerifier:
     return SignatureVerifier(secret, clock=FixedClock())
 
 
+def test_signature_is_the_one_in_slacks_documentation() -> None:
+    # The worked example of https://api.slack.com/authentication/verifying-requests-from-slack
+    # (same secret, timestamp and body), so the signer is checked against Slack itself, not
+    # only against slack_sdk's verifier.
+    body = (
+        b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow"
+        b"&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner"
+        b"&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com"
+        b"%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+        b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    assert sign(body, signing_secret=SECRET, timestamp=1531420618) == {
+        TIMESTAMP_HEADER: "1531420618",
+        SIGNATURE_HEADER: "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+    }
+
+
 def test_signature_verifies_with_slack_sdk() -> None:
     body = b"token=x&command=%2Fdeploy&text=api+prod"
     headers = sign(body, signing_secret=SECRET, timestamp=NOW)

@@ -1,15 +1,15 @@
 """The sandbox page's HTTP API against the Slack emulator and a stand-in app on loopback.
 
-The stand-in app verifies every request's Slack signature with ``bot.signature`` and
-answers as scripted, so these tests see exactly what the page sends and what it makes
-of the answers. (tests/e2e/test_browser_sandbox.py drives the real bot in a browser.)
+The stand-in app verifies every request's Slack signature with slack_sdk's
+``SignatureVerifier`` and answers as scripted, so these tests see exactly what the page
+sends and what it makes of the answers. (tests/e2e/test_browser_sandbox.py drives the
+real bot in a browser.)
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -31,7 +32,6 @@ from bot.sandbox.web import SandboxPage, SlackFrontend
 from bot.sandbox.web.frontend import escape_command_text
 from bot.sandbox.web.mrkdwn import Directory
 from bot.server_thread import ServerThread
-from bot.signature import is_valid_signature
 from workflows.config import load_config
 
 EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "shipbot.yaml"
@@ -52,7 +52,7 @@ class StandInApp:
             headers = {k.lower(): v for k, v in request.headers.items()}
             form = dict(parse_qsl(raw.decode()))
             payload = json.loads(form["payload"]) if "payload" in form else form
-            valid = is_valid_signature(raw, headers, signing_secret=SECRET, now=time.time())
+            valid = SignatureVerifier(SECRET).is_valid_request(raw, headers)
             self.received.append({"valid": valid, "payload": payload, "headers": headers})
             status, body = await run_in_threadpool(self.answer, payload)
             if body is None:
