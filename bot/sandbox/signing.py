@@ -171,15 +171,9 @@ def block_actions_body(
     ``is_ephemeral`` for one only the clicker sees, which Slack does not echo back);
     without, from a modal (``view``: the modal clicked in, echoed back as Slack does).
     ``message`` overrides the clicked message Slack echoes back."""
-    action: dict[str, Any] = {
-        "action_id": action_id,
-        "block_id": block_id or f"b-{uuid.uuid4().hex[:8]}",
-        "text": {"type": "plain_text", "text": button_text or action_id, "emoji": True},
-        "type": "button",
-        "action_ts": action_ts or _unique_ts(),
-    }
-    if value is not None:
-        action["value"] = value
+    action = _button_action(
+        action_id, value=value, block_id=block_id, action_ts=action_ts, button_text=button_text
+    )
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": _user(user_id, team_id),
@@ -193,24 +187,16 @@ def block_actions_body(
         "actions": [action],
     }
     if channel_id is not None:
-        ts = message_ts or _unique_ts()
-        payload["container"] = {
-            "type": "message",
-            "message_ts": ts,
-            "channel_id": channel_id,
-            "is_ephemeral": is_ephemeral,
-        }
-        payload["channel"] = {"id": channel_id, "name": channel_id.lower()}
-        if not is_ephemeral:
-            payload["message"] = message or {
-                "type": "message",
-                "user": BOT_USER_ID,
-                "bot_id": BOT_ID,
-                "ts": ts,
-                "text": "",
-                "team": team_id,
-            }
-        payload["response_url"] = response_url or _response_url("actions")
+        payload.update(
+            _message_container(
+                channel_id,
+                ts=message_ts or _unique_ts(),
+                team_id=team_id,
+                message=message,
+                is_ephemeral=is_ephemeral,
+            ),
+            response_url=response_url or _response_url("actions"),
+        )
     else:
         view_id = view["id"] if view else f"V{uuid.uuid4().hex[:10].upper()}"
         payload["container"] = {"type": "view", "view_id": view_id}
@@ -219,6 +205,57 @@ def block_actions_body(
         if response_url is not None:
             payload["response_url"] = response_url
     return _interactive_body(payload)
+
+
+def _button_action(
+    action_id: str,
+    *,
+    value: str | None,
+    block_id: str | None,
+    action_ts: str | None,
+    button_text: str | None,
+) -> dict[str, Any]:
+    action: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": block_id or f"b-{uuid.uuid4().hex[:8]}",
+        "text": {"type": "plain_text", "text": button_text or action_id, "emoji": True},
+        "type": "button",
+        "action_ts": action_ts or _unique_ts(),
+    }
+    if value is not None:
+        action["value"] = value
+    return action
+
+
+def _message_container(
+    channel_id: str,
+    *,
+    ts: str,
+    team_id: str,
+    message: dict[str, Any] | None,
+    is_ephemeral: bool,
+) -> dict[str, Any]:
+    """Where a click on a message came from, as Slack describes it: the container, the
+    channel and (for a message everyone sees) the clicked message echoed back."""
+    fields: dict[str, Any] = {
+        "container": {
+            "type": "message",
+            "message_ts": ts,
+            "channel_id": channel_id,
+            "is_ephemeral": is_ephemeral,
+        },
+        "channel": {"id": channel_id, "name": channel_id.lower()},
+    }
+    if not is_ephemeral:
+        fields["message"] = message or {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "ts": ts,
+            "text": "",
+            "team": team_id,
+        }
+    return fields
 
 
 def view_submission_body(

@@ -222,8 +222,11 @@ class SlackFrontend:
     # --- clicking --------------------------------------------------------------------------
 
     def _clicked_message(
-        self, *, user: str, channel: str, ts: str, ephemeral: bool
+        self, *, user: str, channel: str | None, ts: str | None, ephemeral: bool
     ) -> dict[str, Any]:
+        """A copy of the message a click outside any modal was on, as ``user`` sees it."""
+        if not (channel and ts):
+            raise SandboxError("a click needs a message or a modal")
         with self.state.lock:
             if ephemeral:
                 found = next(
@@ -256,14 +259,11 @@ class SlackFrontend:
         meanwhile (the message was updated) is refused rather than mistaken for another."""
         self.require_user(user)
         view = self._owned_view(user, view_id) if view_id else None
-        if view is not None:
-            container = view
-        elif channel and ts:
-            container = self._clicked_message(
-                user=user, channel=channel, ts=ts, ephemeral=ephemeral
-            )
-        else:
-            raise SandboxError("a click needs a message or a modal")
+        container = (
+            view
+            if view is not None
+            else self._clicked_message(user=user, channel=channel, ts=ts, ephemeral=ephemeral)
+        )
         element = find_element(container, path)
         if element is None or element.get("action_id") != action_id:
             raise SandboxError("that button is not there any more")
