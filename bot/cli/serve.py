@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from pydantic import SecretStr
 
-from bot.cli._common import EXIT_OK, SubParsers
+from bot.cli._common import EXIT_OK, EXIT_USAGE, SubParsers
 from bot.settings import load_settings
 from workflows.config import load_config
 
@@ -103,6 +104,12 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 def dev(args: argparse.Namespace) -> int:
-    from bot.dev import run_dev
-
+    try:
+        from bot.dev import run_dev
+    except ModuleNotFoundError as error:
+        if error.name != "websockets":
+            raise
+        # The emulator's extra is left out of production installs; say how to add it.
+        print(f"shipbot dev: {error}", file=sys.stderr)
+        return EXIT_USAGE
     return run_dev(args)

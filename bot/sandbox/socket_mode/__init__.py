@@ -7,8 +7,9 @@ try:
     import websockets  # noqa: F401  (checked here so the error says what to install)
 except ModuleNotFoundError as error:  # pragma: no cover - exercised in a subprocess test
     raise ModuleNotFoundError(
-        "the Slack emulator's Socket Mode needs the 'websockets' package, which comes with "
-        "the sandbox extra: pip install 'shipbot[sandbox]' (or '.[sandbox]' in a checkout)",
+        "the Slack emulator (shipbot dev, bot.sandbox) needs the 'websockets' package, "
+        "which production installs leave out: pip install 'shipbot[sandbox]' "
+        "(in a checkout: pip install -e '.[sandbox]')",
         name="websockets",
     ) from error
 
