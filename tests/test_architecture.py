@@ -224,8 +224,6 @@ LONG_MODULES_TODAY = {"workflows/audit.py"}
 LONG_FUNCTIONS_TODAY = {
     "bot/http.py::build_http_app",
     "bot/runtime.py::Runtime.__init__",
-    "bot/sandbox/signing.py::block_actions_body",
-    "bot/sandbox/web/frontend.py::SlackFrontend.click",
     "workflows/audit.py::verify",
     "workflows/config/refs.py::reference_problems",
     "workflows/deploys/decisions.py::decide",

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from bot.sandbox.signing import sign, slash_command_body
-from tests.e2e.conftest import EXAMPLE_CONFIG, FORM
+from tests.e2e.conftest import EXAMPLE_CONFIG, FORM, wait_until
 
 SHIPBOT = str(Path(sys.executable).with_name("shipbot"))
 SECRET = "process-signing-secret"
@@ -108,6 +108,14 @@ def test_serve_answers_health_readiness_signatures_and_help(served: str) -> None
     assert "/deploy" in help_answer.json()["text"]
 
 
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+        return True
+    except httpx.TransportError:
+        return False
+
+
 def test_dev_starts_the_sandbox_without_a_workspace(tmp_path: Path) -> None:
     port, web_port = free_port(), free_port()
     repo = EXAMPLE_CONFIG.parents[1]
@@ -138,6 +146,8 @@ def test_dev_starts_the_sandbox_without_a_workspace(tmp_path: Path) -> None:
     wait_until_up(url, process)
     assert httpx.get(f"{url}/readyz").json()["status"] == "ready"
     page = f"http://127.0.0.1:{web_port}/"
+    # The page's server starts after the bot's, so the bot can answer before it listens.
+    wait_until(lambda: _answers(page), timeout=30, what=page)
     assert httpx.get(page).status_code == 200
     assert stop(process) == 0
     assert process.stdout is not None
