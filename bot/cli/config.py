@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.cli._common import EXIT_FAILED, EXIT_OK, SubParsers, print_json
 from bot.settings import load_settings
 from workflows.config import config_json_schema, load_config
+from workflows.deploys.policy import UnreachableQuorum, unreachable_quorums
 from workflows.errors import ConfigError
 
 
@@ -42,7 +43,24 @@ def check_config(args: argparse.Namespace) -> int:
     }
     summary = ", ".join(f"{n} {noun}{'' if n == 1 else 's'}" for noun, n in counts.items())
     print(f"{path}: ok ({summary})")
+    for warning in unreachable_quorums(config):
+        print(f"warning: {warning_text(warning)}", file=sys.stderr)
     return EXIT_OK
+
+
+def warning_text(warning: UnreachableQuorum) -> str:
+    approvers = ", ".join(sorted(warning.approvers)) or "nobody"
+    if warning.requester is None:
+        why = f"only {warning.eligible} approver(s) exist ({approvers})"
+    else:
+        why = (
+            f"a request from {warning.requester} leaves {warning.eligible} approver(s) "
+            f"({approvers}, less the requester, who may not approve their own)"
+        )
+    return (
+        f"{warning.path}: needs {warning.required} approval(s), but {why}; such requests "
+        "can never be approved"
+    )
 
 
 def config_schema(args: argparse.Namespace) -> int:

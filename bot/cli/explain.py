@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from bot.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, SubParsers
 from bot.settings import Settings, load_settings
+from commands.deploys.policy_text import Names, break_glass_note, describe, verdict_summary
 from workflows.clock import SystemClock
-from workflows.config import load_config
+from workflows.config import ShipbotConfig, load_config
 from workflows.deploys.directory import Directory, NoDirectory
-from workflows.deploys.policy import evaluate
+from workflows.deploys.policy import Verdict, evaluate
 from workflows.errors import UserError
 from workflows.store.db import Database
 
@@ -23,6 +23,12 @@ def add_parser(sub: SubParsers) -> None:
     explain.add_argument("service")
     explain.add_argument("environment")
     explain.add_argument("--user", required=True, help="Slack user id, e.g. U0ALICE")
+    explain.add_argument(
+        "--version",
+        dest="deploy_version",
+        metavar="VERSION",
+        help="judge this version too (promotion order: did it succeed in the stage before?)",
+    )
     explain.set_defaults(handler=explain_command)
 
 
@@ -58,27 +64,38 @@ def explain_command(args: argparse.Namespace) -> int:
                 user=args.user,
                 service=args.service,
                 environment=args.environment,
+                version=args.deploy_version,
             )
     except UserError as error:
         print(f"shipbot: {error.message} {error.hint or ''}".rstrip(), file=sys.stderr)
         return EXIT_USAGE
     finally:
         database.dispose()
-    marks = {True: "ok     ", False: "BLOCKED"}
-
-    def plain(text: str) -> str:  # Slack mentions read as user ids in a terminal
-        return re.sub(r"<@([A-Z0-9]+)>", r"\1", text)
-
-    print(f"{args.user} deploying {verdict.service} to {verdict.environment}:")
-    for check in verdict.checks:
-        print(f"  {marks[check.ok]} {check.name.replace('_', ' ')}: {plain(check.detail)}")
+    print(render_plain(verdict, name=_terminal_names(config)))
     if isinstance(directory, NoDirectory) and config.groups:
         print("  (Slack user groups not expanded: set SLACK_BOT_TOKEN to include them)")
-    if verdict.allowed:
-        print("=> allowed now")
-        return EXIT_OK
-    if verdict.allowed_with_break_glass:
-        print("=> blocked; this user may override with --break-glass and a reason")
-    else:
-        print("=> blocked")
-    return EXIT_FAILED
+    return EXIT_OK if verdict.allowed else EXIT_FAILED
+
+
+def _terminal_names(config: ShipbotConfig) -> Names:
+    """A user as the config names them (``@bob (U0BOB)``), else the bare id."""
+
+    def name(user: str) -> str:
+        known = config.users.get(user)
+        return f"@{known.name} ({user})" if known is not None else user
+
+    return name
+
+
+def render_plain(verdict: Verdict, *, name: Names) -> str:
+    """``explain`` for a terminal: one row per rule, then the answer."""
+    marks = {True: "ok     ", False: "BLOCKED"}
+    lines = [f"{name(verdict.user)} deploying {verdict.service} to {verdict.environment}:"]
+    for check in verdict.checks:
+        row = f"  {marks[check.ok]} {str(check.rule).replace('_', ' ')}: "
+        row += describe(check, name=name)
+        if not check.ok:
+            row += f" ({break_glass_note(verdict, check, name=name)})"
+        lines.append(row.replace("`", ""))
+    lines.append("=> " + verdict_summary(verdict, name=name).replace("`", ""))
+    return "\n".join(lines)

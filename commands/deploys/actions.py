@@ -6,6 +6,7 @@ from commands.common.reply import Action, Reply, Submission
 from commands.common.seams import Deps
 from commands.deploys.handlers import accepted, check_version, deploy_id_of, ports_of
 from commands.deploys.modals import reject_modal
+from commands.deploys.policy_text import refusals_explained
 from workflows.deploys.decisions import cancel, decide
 from workflows.deploys.followups import rollback
 from workflows.deploys.models import ApprovalDecision
@@ -78,7 +79,7 @@ def cancel_clicked(action: Action, deps: Deps) -> Reply | None:
 
 
 def rollback_clicked(action: Action, deps: Deps) -> Reply | None:
-    with deps.database.transaction() as session:
+    with refusals_explained(), deps.database.transaction() as session:
         shown = get_deploy(session=session, deploy_id=deploy_id_of(action.value))
         if shown is None:
             raise NotFound("That deploy no longer exists.")
@@ -87,6 +88,7 @@ def rollback_clicked(action: Action, deps: Deps) -> Reply | None:
             ports=ports_of(deps),
             service=shown.service,
             environment=shown.environment,
+            of_deploy=shown.id,
             user=action.user_id,
             channel=action.channel_id,
             delivery_key=action.delivery_key,
@@ -108,7 +110,7 @@ def request_submitted(submission: Submission, deps: Deps) -> dict[str, str] | No
         service=values.get("service", ""),
         environment=values.get("environment", ""),
     )
-    with deps.database.transaction() as session:
+    with refusals_explained(), deps.database.transaction() as session:
         request_deploy(
             session=session,
             ports=ports,

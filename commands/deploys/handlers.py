@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from commands.common.dispatch import CommandSpec, Usage, render_help
-from commands.common.reply import Reply, SlashCommand, context, escape, header, quote_input, section
+from commands.common.reply import Reply, SlashCommand, escape, quote_input, section
 from commands.common.seams import Deps, require_config
 from commands.deploys import modals as deploy_modals
+from commands.deploys.policy_text import refusals_explained, render_verdict
 from workflows.config import ShipbotConfig
 from workflows.deploys import queries
 from workflows.deploys.decisions import cancel
-from workflows.deploys.followups import rollback
+from workflows.deploys.followups import NothingEarlier, rollback
 from workflows.deploys.locks import lock, unlock
 from workflows.deploys.models import Deploy
-from workflows.deploys.policy import Verdict, evaluate, resolve_target
+from workflows.deploys.policy import evaluate, resolve_target
 from workflows.deploys.requests import DeployAsk, Ports, request_deploy
 from workflows.errors import UserError
 
@@ -50,7 +53,7 @@ def _request(command: SlashCommand, deps: Deps) -> Reply:
     reason = " ".join(w for w in reason_words if w != BREAK_GLASS)
     ports = ports_of(deps)
     resolve_target(config=ports.config, service=service, environment=environment)
-    with deps.database.transaction() as session:
+    with refusals_explained(), deps.database.transaction() as session:
         deploy = request_deploy(
             session=session,
             ports=ports,
@@ -87,27 +90,12 @@ def accepted(deploy: Deploy) -> Reply:
     return Reply(text=text)
 
 
-def render_verdict(verdict: Verdict) -> Reply:
-    marks = {True: ":white_check_mark:", False: ":no_entry:"}
-    lines = [f"{marks[c.ok]} *{c.name.replace('_', ' ')}*: {c.detail}" for c in verdict.checks]
-    if verdict.allowed:
-        summary = f"<@{verdict.user}> can deploy {verdict.service} to {verdict.environment} now."
-    elif verdict.allowed_with_break_glass:
-        summary = "Blocked, but you may override with `--break-glass <reason>` (audited)."
-    else:
-        summary = f"<@{verdict.user}> cannot deploy {verdict.service} to {verdict.environment} now."
-    blocks = [
-        header(f"Deploying {verdict.service} to {verdict.environment}"),
-        section("\n".join(lines)),
-        context(summary),
-    ]
-    return Reply(text=summary + "\n" + "\n".join(lines), blocks=blocks)
-
-
 def _explain(command: SlashCommand, deps: Deps) -> Reply:
     words = command.words[1:]
-    if len(words) != 2:
-        raise UserError("Explain what?", hint="Usage: `/deploy explain <service> <environment>`")
+    if len(words) not in (2, 3):
+        raise UserError(
+            "Explain what?", hint="Usage: `/deploy explain <service> <environment> [version]`"
+        )
     ports = ports_of(deps)
     with deps.database.read_session() as session:
         verdict = evaluate(
@@ -118,6 +106,7 @@ def _explain(command: SlashCommand, deps: Deps) -> Reply:
             user=command.user_id,
             service=words[0],
             environment=words[1],
+            version=check_version(words[2]) if len(words) == 3 else None,
         )
     return render_verdict(verdict)
 
@@ -182,7 +171,7 @@ def _rollback(command: SlashCommand, deps: Deps) -> Reply:
         version = check_version(words[3])
     elif len(words) != 2:
         raise UserError("Roll back what?", hint=f"Usage: {usage}")
-    with deps.database.transaction() as session:
+    with refusals_explained(), rollback_hint(), deps.database.transaction() as session:
         deploy = rollback(
             session=session,
             ports=ports_of(deps),
@@ -196,6 +185,17 @@ def _rollback(command: SlashCommand, deps: Deps) -> Reply:
         answer = accepted(deploy)
     deps.wake_worker()
     return answer
+
+
+@contextmanager
+def rollback_hint() -> Iterator[None]:
+    try:
+        yield
+    except NothingEarlier as error:
+        error.hint = (
+            f"Name one: `/deploy rollback {error.service} {error.environment} to <version>`."
+        )
+        raise
 
 
 def deploy_id_of(text: str) -> int:
@@ -282,7 +282,10 @@ SPEC = CommandSpec(
         Usage("/deploy cancel <id>", "cancel a deploy that waits or runs"),
         Usage("/deploy lock <env> [service] <reason>", "stop deploys there"),
         Usage("/deploy unlock <env> [service]", "allow deploys again"),
-        Usage("/deploy explain <service> <env>", "why you can or cannot deploy there now"),
+        Usage(
+            "/deploy explain <service> <env> [version]",
+            "every rule: why you can or cannot deploy there now",
+        ),
         Usage("/deploy help", "this help"),
     ),
     handlers={

@@ -23,27 +23,28 @@ from workflows.deploys.models import Deploy, DeployApproval
 from workflows.deploys.policy import approvers_for
 
 Shown = tuple[str, list[dict[str, Any]]]
-DeployRenderer = Callable[[Deploy, list[DeployApproval]], Shown]
+DeployRenderer = Callable[[Deploy, list[DeployApproval], bool], Shown]
+"""(deploy, its approvals, whether its version is what runs there now) -> message."""
 
 
 def renderers(*, config: ShipbotConfig, directory: Directory) -> dict[str, Renderer]:
     """``{view prefix: renderer}`` for every message that shows a deploy."""
 
-    def reminder(deploy: Deploy, approvals: list[DeployApproval]) -> Shown:
+    def reminder(deploy: Deploy, approvals: list[DeployApproval], _runs_now: bool) -> Shown:
         approvers = approvers_for(
             config=config, directory=directory, environment=deploy.environment
         )
         return views.reminder_message(deploy, approvals, approvers)
 
     kinds: dict[str, DeployRenderer] = {
-        view_keys.DEPLOY_PREFIX: lambda deploy, approvals: views.deploy_message(
-            deploy, approvals, config
+        view_keys.DEPLOY_PREFIX: lambda deploy, approvals, runs_now: views.deploy_message(
+            deploy, approvals, config, runs_now=runs_now
         ),
-        view_keys.APPROVAL_PREFIX: lambda deploy, approvals: views.approval_message(
+        view_keys.APPROVAL_PREFIX: lambda deploy, approvals, _now: views.approval_message(
             deploy, approvals, config
         ),
         view_keys.REMINDER_PREFIX: reminder,
-        view_keys.OUTPUT_PREFIX: lambda deploy, _approvals: views.output_message(deploy),
+        view_keys.OUTPUT_PREFIX: lambda deploy, _approvals, _now: views.output_message(deploy),
     }
     return {prefix: _from_store(render) for prefix, render in kinds.items()}
 
@@ -57,7 +58,10 @@ def _from_store(render: DeployRenderer) -> Renderer:
         if deploy is None or deploy.id is None:
             return None
         approvals = queries.approvals_of(session=session, deploy_id=deploy.id)
-        text, blocks = render(deploy, approvals)
+        current = queries.current_release(
+            session=session, service=deploy.service, environment=deploy.environment
+        )
+        text, blocks = render(deploy, approvals, current is not None and current.id == deploy.id)
         return RenderedMessage(text=text, blocks=blocks)
 
     return renderer

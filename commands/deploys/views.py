@@ -84,9 +84,14 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 
 
 def deploy_message(
-    deploy: Deploy, approvals: list[DeployApproval], config: ShipbotConfig
+    deploy: Deploy,
+    approvals: list[DeployApproval],
+    config: ShipbotConfig,
+    *,
+    runs_now: bool = False,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The deploy's card in the deploys channel."""
+    """The deploy's card in the deploys channel. Roll back shows only while ``runs_now``
+    (this deploy's version is what runs there): a superseded card has no live button."""
     label = _label(deploy)
     fields = [
         f"*Status*\n{label}",
@@ -121,7 +126,7 @@ def deploy_message(
         deploy.state == DeployState.running and not deploy.cancel_requested
     ):
         actions.append(_button("Cancel", "deploy.cancel", str(deploy.id), "danger"))
-    if deploy.state == DeployState.succeeded:
+    if deploy.state == DeployState.succeeded and runs_now:
         actions.append(_button("Roll back", "deploy.rollback", str(deploy.id)))
     if actions:
         blocks.append({"type": "actions", "block_id": f"deploy-{deploy.id}", "elements": actions})

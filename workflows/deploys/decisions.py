@@ -143,8 +143,8 @@ def cancel(
     deploy = locked_deploy(session=session, deploy_id=deploy_id)
     if not may_manage(ports=ports, deploy=deploy, user=user):
         raise PermissionDenied(
-            f"Only <@{deploy.requested_by}>, approvers or break-glass may cancel "
-            f"deploy #{deploy_id}."
+            f"Only whoever asked for deploy #{deploy_id}, its approvers or the "
+            f"{deploy.environment} break-glass group may cancel it."
         )
     now = ports.clock.now()
     waiting = {DeployState.requested, DeployState.awaiting_approval, DeployState.approved}

@@ -41,9 +41,3 @@ def is_member(
     if user in principals.users:
         return True
     return any(user in directory.usergroup_members(g) for g in sorted(principals.usergroups))
-
-
-def describe(refs: Iterable[str]) -> str:
-    """``refs`` for people to read: group names as they are, user ids as mentions."""
-    names = [f"<@{ref}>" if ref.startswith(("U", "W")) and ref.isupper() else ref for ref in refs]
-    return ", ".join(names) if names else "anyone"

@@ -11,10 +11,33 @@ from workflows.deploys.decisions import expire
 from workflows.deploys.models import Deploy, DeployKind, DeployState
 from workflows.deploys.policy import resolve_target
 from workflows.deploys.requests import REMIND_JOB, DeployAsk, Ports, request_deploy
-from workflows.errors import NotFound, UserError
+from workflows.errors import Conflict, NotFound, UserError
 from workflows.jobs import JobContext, RetryLater, enqueue
 from workflows.store.db import Database
 from workflows.views import get_message, request_render
+
+
+class Superseded(Conflict):
+    """A Roll back button on the card of a deploy that no longer runs there."""
+
+    def __init__(self, *, of_deploy: int, current: Deploy) -> None:
+        super().__init__(
+            f"Deploy #{of_deploy} no longer runs in {current.environment}: deploy "
+            f"#{current.id} ({current.version}) replaced it, so this card's Roll back does "
+            "nothing.",
+            hint="Roll back the current deploy from its own card.",
+        )
+        self.of_deploy = of_deploy
+        self.current_id = current.id
+
+
+class NothingEarlier(NotFound):
+    """No earlier version succeeded there: a rollback needs one named."""
+
+    def __init__(self, message: str, *, service: str, environment: str) -> None:
+        super().__init__(message)
+        self.service = service
+        self.environment = environment
 
 
 def rollback(
@@ -25,26 +48,31 @@ def rollback(
     environment: str,
     user: str,
     version: str | None = None,
+    of_deploy: int | None = None,
     channel: str = "",
     delivery_key: str = "",
 ) -> Deploy:
     """Deploy the version that ran before the current one (or ``version``), through the
-    same policy and approvals as any deploy."""
+    same policy and approvals as any deploy. ``of_deploy`` (a Roll back button) must be
+    the deploy that runs there now, or the request is refused as ``Superseded``."""
     service, environment = resolve_target(
         config=ports.config, service=service, environment=environment
     )
     current = queries.current_release(session=session, service=service, environment=environment)
     if current is None:
         raise NotFound(f"Nothing has been deployed to {service} in {environment} yet.")
+    if of_deploy is not None and of_deploy != current.id:
+        raise Superseded(of_deploy=of_deploy, current=current)
     if version is None:
         version = queries.previous_good_version(
             session=session, service=service, environment=environment, before=current
         )
         if version is None:
-            raise NotFound(
+            raise NothingEarlier(
                 f"{service} {current.version} is the only version that succeeded in "
                 f"{environment}; there is nothing earlier to roll back to.",
-                hint=f"Name one: `/deploy rollback {service} {environment} to <version>`.",
+                service=service,
+                environment=environment,
             )
     elif version == current.version:
         raise UserError(f"{service} {version} is what runs in {environment} now.")

@@ -48,7 +48,7 @@ TERMINAL_STATES = frozenset(
 
 class DeployKind(StrEnum):
     deploy = "deploy"
-    rollback = "rollback"  # asked for with /deploy rollback or the Roll back button
+    rollback = "rollback"  # a person asked for a rollback (command or button)
     auto_rollback = "auto_rollback"  # started by shipbot after a failed health check
 
 

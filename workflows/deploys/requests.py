@@ -4,7 +4,7 @@ renders and its jobs together (rules 1, 2 and 4)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -21,8 +21,8 @@ from workflows.deploys.models import (
     DeployKind,
     DeployState,
 )
-from workflows.deploys.policy import Verdict, evaluate, resolve_target
-from workflows.errors import Conflict, PermissionDenied, UserError
+from workflows.deploys.policy import InFlight, Verdict, evaluate, resolve_target
+from workflows.errors import Conflict, UserError
 from workflows.jobs import enqueue
 
 RUN_JOB = "deploy.run"
@@ -61,62 +61,105 @@ def claim(session: Session, ports: Ports, key: str) -> None:
         claim_delivery(session=session, clock=ports.clock, key=key, source="slack")
 
 
-def refusal(verdict: Verdict, *, break_glass: bool) -> UserError | None:
+class DeployRefused(Conflict):
+    """The policy stops this request. Carries the whole ``Verdict`` (typed: every blocking
+    rule, who, since, until, whether this user's break-glass lifts it) for commands/ to
+    render; ``message`` is a plain summary for logs."""
+
+    def __init__(self, verdict: Verdict, *, break_glass: bool) -> None:
+        rules = ", ".join(str(check.rule).replace("_", " ") for check in verdict.blockers)
+        super().__init__(f"Can't deploy {verdict.service} to {verdict.environment}: {rules}.")
+        self.verdict = verdict
+        self.break_glass = break_glass
+
+
+def refusal(verdict: Verdict, *, break_glass: bool) -> DeployRefused | None:
     """Why the verdict stops this request, or None if it may go ahead."""
-    blockers = verdict.blockers
-    if not blockers or (break_glass and verdict.allowed_with_break_glass):
+    if verdict.allowed or (break_glass and verdict.allowed_with_break_glass):
         return None
-    first = blockers[0]
-    text = f"Can't deploy {verdict.service} to {verdict.environment}: {first.detail}."
-    error_type = PermissionDenied if first.name == "permission" else Conflict
-    if verdict.allowed_with_break_glass:
-        hint = "You may override with a reason: add `--break-glass <reason>` (it is audited)."
-    elif all(b.overridable for b in blockers):
-        hint = "Only the environment's break-glass group can override this."
-    else:
-        hint = f"`/deploy explain {verdict.service} {verdict.environment}` shows every rule."
-    return error_type(text, hint=hint)
+    return DeployRefused(verdict, break_glass=break_glass)
 
 
 def request_deploy(*, session: Session, ports: Ports, ask: DeployAsk) -> Deploy:
-    """Record a deploy request, or raise a ``UserError`` saying why it may not go ahead."""
+    """Record a deploy request, or raise a ``UserError`` saying why it may not go ahead
+    (``DeployRefused`` when the policy stops it)."""
     claim(session, ports, ask.delivery_key)
-    now = ports.clock.now()
-    config = ports.config
-    if ask.kind == DeployKind.auto_rollback:
-        # shipbot restores the version that ran before; people's rules were applied to it
-        # when it was first deployed, and a broken production cannot wait for them.
-        service, environment = resolve_target(
-            config=config, service=ask.service, environment=ask.environment
-        )
-        verdict = Verdict(service, environment, ask.user, checks=(), approvals_required=0)
-    else:
-        verdict = evaluate(
-            session=session,
-            clock=ports.clock,
-            config=config,
-            directory=ports.directory,
-            user=ask.user,
-            service=ask.service,
-            environment=ask.environment,
-            version=ask.version,
-        )
+    verdict = _verdict(session=session, ports=ports, ask=ask)
     problem = refusal(verdict, break_glass=ask.break_glass)
     if problem is not None:
         raise problem
     if ask.break_glass and not ask.reason.strip():
         raise UserError("Break-glass needs a reason.", hint="`--break-glass <why it can't wait>`")
+    deploy = _new_deploy(ports=ports, ask=ask, verdict=verdict)
+    _insert(session=session, deploy=deploy, verdict=verdict, ask=ask)
+    assert deploy.id is not None
+    if deploy.approvals_required:
+        _schedule_followups(session=session, ports=ports, deploy=deploy)
+    else:
+        enqueue_run(session, ports, deploy)
+    approvers = verdict.approvers
+    if not ports.config.environments[deploy.environment].approval.allow_self_approval:
+        approvers = approvers - {ask.user}
+    deploy_views.show(session=session, clock=ports.clock, deploy=deploy, approvers=approvers)
+    # Last: on PostgreSQL the audit head row stays locked from here until commit.
+    audit.record(
+        session=session,
+        clock=ports.clock,
+        actor=ask.user,
+        action="deploy.requested",
+        target=f"deploy:{deploy.id}",
+        params={
+            "service": deploy.service,
+            "environment": deploy.environment,
+            "version": deploy.version,
+            "reason": deploy.reason,
+            "kind": deploy.kind,
+            "rollback_of": deploy.rollback_of,
+            "approvals_required": deploy.approvals_required,
+            "break_glass": deploy.override,
+            "overridden": [str(b.rule) for b in verdict.blockers] if deploy.override else [],
+        },
+        outcome="break_glass" if deploy.override else "ok",
+        channel=ask.channel or None,
+    )
+    return deploy
+
+
+def _verdict(*, session: Session, ports: Ports, ask: DeployAsk) -> Verdict:
+    if ask.kind == DeployKind.auto_rollback:
+        # shipbot restores the version that ran before; people's rules were applied to it
+        # when it was first deployed, and a broken production cannot wait for them.
+        service, environment = resolve_target(
+            config=ports.config, service=ask.service, environment=ask.environment
+        )
+        return Verdict(
+            service=service,
+            environment=environment,
+            user=ask.user,
+            checks=(),
+            approvals_required=0,
+        )
+    return evaluate(
+        session=session,
+        clock=ports.clock,
+        config=ports.config,
+        directory=ports.directory,
+        user=ask.user,
+        service=ask.service,
+        environment=ask.environment,
+        version=ask.version,
+    )
+
+
+def _new_deploy(*, ports: Ports, ask: DeployAsk, verdict: Verdict) -> Deploy:
+    config, now = ports.config, ports.clock.now()
     override = ask.break_glass and not verdict.allowed
     deploy_channel = config.channels.get("deploys") or ask.channel
-    env = config.environments[verdict.environment]
-    approvals = env.approval
-    approvers = verdict.approvers
-    if not approvals.allow_self_approval:
-        approvers = approvers - {ask.user}
+    approvals = config.environments[verdict.environment].approval
     # A rollback after a failed health check restores a version that already passed
     # review; it must not wait hours for approvers while production is broken.
     required = 0 if ask.kind == DeployKind.auto_rollback else approvals.required
-    deploy = Deploy(
+    return Deploy(
         service=verdict.service,
         environment=verdict.environment,
         version=ask.version,
@@ -137,6 +180,10 @@ def request_deploy(*, session: Session, ports: Ports, ask: DeployAsk) -> Deploy:
         override_reason=ask.reason if override else None,
         backend=config.services[verdict.service].deploy.backend,
     )
+
+
+def _insert(*, session: Session, deploy: Deploy, verdict: Verdict, ask: DeployAsk) -> None:
+    """Store ``deploy``; the unique in-flight key refuses a second one across replicas."""
     try:
         with session.begin_nested():
             session.add(deploy)
@@ -146,54 +193,38 @@ def request_deploy(*, session: Session, ports: Ports, ask: DeployAsk) -> Deploy:
         running = queries.in_flight(
             session=session, service=verdict.service, environment=verdict.environment
         )
-        who = f" (#{running.id}, {running.version}, <@{running.requested_by}>)" if running else ""
-        raise Conflict(
-            f"Another deploy of {verdict.service} to {verdict.environment} is in flight{who}."
-        ) from None
-    assert deploy.id is not None
-    audit.record(
+        in_flight = InFlight(
+            ok=False,
+            deploy_id=running.id if running else None,
+            version=running.version if running else None,
+            requested_by=running.requested_by if running else None,
+            state=str(running.state) if running else None,
+        )
+        raced = replace(verdict, checks=(*verdict.checks, in_flight))
+        raise DeployRefused(raced, break_glass=ask.break_glass) from None
+
+
+def _schedule_followups(*, session: Session, ports: Ports, deploy: Deploy) -> None:
+    """The request's expiry, and its first reminder to approvers if the policy wants one."""
+    assert deploy.expires_at is not None
+    enqueue(
         session=session,
         clock=ports.clock,
-        actor=ask.user,
-        action="deploy.requested",
-        target=f"deploy:{deploy.id}",
-        params={
-            "service": deploy.service,
-            "environment": deploy.environment,
-            "version": deploy.version,
-            "reason": deploy.reason,
-            "kind": deploy.kind,
-            "rollback_of": deploy.rollback_of,
-            "approvals_required": required,
-            "break_glass": override,
-            "overridden": [b.name for b in verdict.blockers] if override else [],
-        },
-        outcome="break_glass" if override else "ok",
-        channel=ask.channel or None,
+        kind=EXPIRE_JOB,
+        payload={"deploy_id": deploy.id},
+        idempotency_key=f"deploy:{deploy.id}:expire",
+        run_after=deploy.expires_at,
     )
-    if required:
-        assert deploy.expires_at is not None
+    remind_every = ports.config.environments[deploy.environment].approval.remind_every
+    if remind_every is not None:
         enqueue(
             session=session,
             clock=ports.clock,
-            kind=EXPIRE_JOB,
-            payload={"deploy_id": deploy.id},
-            idempotency_key=f"deploy:{deploy.id}:expire",
-            run_after=deploy.expires_at,
+            kind=REMIND_JOB,
+            payload={"deploy_id": deploy.id, "number": 1},
+            idempotency_key=f"deploy:{deploy.id}:remind:1",
+            run_after=deploy.requested_at + remind_every,
         )
-        if approvals.remind_every is not None:
-            enqueue(
-                session=session,
-                clock=ports.clock,
-                kind=REMIND_JOB,
-                payload={"deploy_id": deploy.id, "number": 1},
-                idempotency_key=f"deploy:{deploy.id}:remind:1",
-                run_after=now + approvals.remind_every,
-            )
-    else:
-        enqueue_run(session, ports, deploy)
-    deploy_views.show(session=session, clock=ports.clock, deploy=deploy, approvers=approvers)
-    return deploy
 
 
 def enqueue_run(session: Session, ports: Ports, deploy: Deploy) -> None:

@@ -290,6 +290,9 @@ class DeployRunner:
         now = self.ports.clock.now()
         with self.database.transaction() as session:
             row = locked_deploy(session=session, deploy_id=deploy.id or 0)
+            superseded = queries.current_release(
+                session=session, service=row.service, environment=row.environment
+            )
             moved = transition(
                 session=session,
                 deploy=row,
@@ -322,6 +325,9 @@ class DeployRunner:
                 ):
                     deploy_views.show_all(session=session, clock=self.ports.clock, deploy=replaced)
             deploy_views.show_all(session=session, clock=self.ports.clock, deploy=row)
+            if state == DeployState.succeeded and superseded is not None:
+                # Its card loses its Roll back button: it no longer shows what runs there.
+                deploy_views.show_all(session=session, clock=self.ports.clock, deploy=superseded)
             if row.output_tail:
                 enqueue(
                     session=session,

@@ -13,7 +13,8 @@ from workflows.clock import FakeClock
 from workflows.deploys.decisions import cancel, decide, expire
 from workflows.deploys.locks import lock, unlock
 from workflows.deploys.models import ApprovalDecision, Deploy, DeployApproval
-from workflows.deploys.requests import RUN_JOB, Ports
+from workflows.deploys.policy import Lock
+from workflows.deploys.requests import RUN_JOB, DeployRefused, Ports
 from workflows.errors import Conflict, DuplicateDelivery, NotFound, PermissionDenied
 from workflows.store.db import Database
 from workflows.store.models import AuditEntry, Job
@@ -164,10 +165,11 @@ def test_lock_refuses_deploys_naming_who_and_why_until_unlocked(
             reason="again",
             user="U0CAROL",
         )
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(DeployRefused) as refused:
         ask(database, ports, "web 1.2.3 production")
-    assert "locked by <@U0BOB>" in refused.value.message
-    assert "db migration" in refused.value.message
+    (blocker,) = refused.value.verdict.blockers
+    assert isinstance(blocker, Lock)
+    assert (blocker.service, blocker.locked_by, blocker.reason) == ("web", "U0BOB", "db migration")
     ask(database, ports, "web 1.2.3 staging")  # only production is locked
     with database.transaction() as session:
         unlock(session=session, ports=ports, environment="production", service="web", user="U0BOB")

@@ -8,9 +8,16 @@ import pytest
 
 from tests.workflows.deploys.conftest import StaticDirectory, ask, config_from, example_data
 from workflows.clock import FakeClock
-from workflows.deploys.policy import evaluate
-from workflows.deploys.requests import Ports
-from workflows.errors import Conflict, NotFound, PermissionDenied, UserError
+from workflows.deploys.policy import (
+    Freeze,
+    IncidentBlock,
+    InFlight,
+    Permission,
+    Promotion,
+    evaluate,
+)
+from workflows.deploys.requests import DeployRefused, Ports
+from workflows.errors import Conflict, NotFound, UserError
 from workflows.incidents.models import Incident
 from workflows.store.db import Database
 
@@ -48,9 +55,10 @@ def test_deployers_may_come_from_a_slack_user_group(database: Database, clock: F
     ports = Ports(clock=clock, config=config_from(data), directory=directory)
     assert _verdict(database, ports, "U0DAVE", "web", "production").allowed
     denied = _verdict(database, ports, "U0ALICE", "web", "production")
-    assert [c.name for c in denied.blockers] == ["permission"]
-    with pytest.raises(PermissionDenied, match="only releasers may deploy to production"):
+    assert denied.blockers == [Permission(ok=False, deployers=("releasers",))]
+    with pytest.raises(DeployRefused) as refused:
         ask(database, ports, "web 1.0.0 production")
+    assert refused.value.verdict.blockers == denied.blockers
 
 
 def test_freeze_window_blocks_but_break_glass_with_a_reason_goes_through_flagged(
@@ -68,9 +76,14 @@ def test_freeze_window_blocks_but_break_glass_with_a_reason_goes_through_flagged
     ports = Ports(clock=clock, config=config_from(data), directory=StaticDirectory({}))
     clock.set(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))  # a Saturday: inside the window
     verdict = _verdict(database, ports, "U0ALICE", "web", "production")
-    assert [c.name for c in verdict.blockers] == ["freeze"]
-    assert "weekend" in verdict.blockers[0].detail
-    with pytest.raises(Conflict, match="freeze window"):
+    (freeze,) = verdict.blockers
+    assert isinstance(freeze, Freeze) and freeze.reason == "weekend"
+    assert (freeze.since, freeze.until) == (
+        datetime(2026, 11, 20, 17, 0, tzinfo=UTC),  # Friday 18:00 Berlin
+        datetime(2026, 11, 23, 7, 0, tzinfo=UTC),  # 62 hours later
+    )
+    assert freeze.lifted_by_break_glass and not verdict.user_may_lift(freeze)
+    with pytest.raises(DeployRefused):
         ask(database, ports, "web 1.0.0 production")
     # alice is not in the break-glass group (sre); bob is.
     with pytest.raises(Conflict):
@@ -92,15 +105,25 @@ def test_promotion_order_needs_success_in_the_earlier_environment(
     data["environments"]["production"]["requires_success_in"] = "staging"
     ports = Ports(clock=clock, config=config_from(data), directory=StaticDirectory({}))
     verdict = _verdict(database, ports, "U0ALICE", "web", "production", version="2.0.0")
-    assert [c.name for c in verdict.blockers] == ["promotion"]
-    assert "2.0.0 has not succeeded in staging" in verdict.blockers[0].detail
+    assert verdict.blockers == [Promotion(ok=False, version="2.0.0", required_in="staging")]
+    assert not verdict.blockers[0].lifted_by_break_glass
+    explained = _verdict(database, ports, "U0ALICE", "web", "production")
+    assert Promotion(ok=True, version="", required_in="staging") in explained.checks
 
 
 def test_one_deploy_in_flight_per_service_and_environment(database: Database, ports: Ports) -> None:
     first = ask(database, ports, "web 1.0.0 production")
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(DeployRefused) as refused:
         ask(database, ports, "web 1.0.1 production", user="U0DAVE")
-    assert f"deploy #{first.id} (1.0.0, <@U0ALICE>) is awaiting approval" in refused.value.message
+    assert refused.value.verdict.blockers == [
+        InFlight(
+            ok=False,
+            deploy_id=first.id,
+            version="1.0.0",
+            requested_by="U0ALICE",
+            state="awaiting_approval",
+        )
+    ]
     ask(database, ports, "web 1.0.1 staging", user="U0DAVE")  # another environment is free
 
 
@@ -121,9 +144,14 @@ def test_a_blocking_incident_names_itself_and_only_its_commander_may_override(
         )
     verdict = _verdict(database, ports, "U0ALICE", "web", "production")
     (blocker,) = verdict.blockers
-    assert blocker.name == "incident" and "Checkout errors" in blocker.detail
+    assert isinstance(blocker, IncidentBlock)
+    assert (blocker.title, blocker.severity, blocker.commander) == (
+        "Checkout errors",
+        "SEV2",
+        "U0DAVE",
+    )
     assert _verdict(database, ports, "U0ALICE", "web", "staging").allowed  # not production
-    with pytest.raises(Conflict, match="Checkout errors"):
+    with pytest.raises(DeployRefused):
         ask(database, ports, "web 2.0.0 production")
     assert _verdict(database, ports, "U0DAVE", "web", "production").allowed_with_break_glass
     deploy = ask(
