@@ -143,21 +143,21 @@ def approval_message(
     """The approval request (channel and DMs). Its buttons vanish once it is decided."""
     policy = config.environments[deploy.environment].approval
     groups = ", ".join(policy.from_groups) or "anyone"
+    waiting = deploy.state == DeployState.awaiting_approval
+    # Once decided it is a record: who asked for what, not a request still open.
+    verb = "asks" if waiting else "asked"
     ask = (
-        f":raised_hand: <@{deploy.requested_by}> asks to deploy *{escape(deploy.service)}* "
+        f":raised_hand: <@{deploy.requested_by}> {verb} to deploy *{escape(deploy.service)}* "
         f"`{escape(deploy.version)}` to *{escape(deploy.environment)}* (#{deploy.id})"
     )
     blocks: list[dict[str, Any]] = [section(ask)]
     if deploy.reason:
         blocks.append(section(f"> {escape(deploy.reason)}"))
     status = _approvals_line(deploy, approvals)
-    blocks.append(
-        context(
-            f"Needs {deploy.approvals_required} approval(s) from {escape(groups)} · {status}"
-            + (f" · expires {deploy.expires_at:%Y-%m-%d %H:%M} UTC" if deploy.expires_at else "")
-        )
-    )
-    if deploy.state == DeployState.awaiting_approval:
+    expiry = f" · expires {deploy.expires_at:%Y-%m-%d %H:%M} UTC" if deploy.expires_at else ""
+    needs = f"Needs {deploy.approvals_required} approval(s) from {escape(groups)} · "
+    blocks.append(context((needs + status + expiry) if waiting else status))
+    if waiting:
         value = f"{deploy.id}:{deploy.version}"
         blocks.append(
             {

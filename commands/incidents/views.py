@@ -14,7 +14,7 @@ from typing import Any
 from commands.common.reply import context, escape, header, section
 from workflows.config.models import SEVERITIES, ShipbotConfig
 from workflows.config.types import is_user_id
-from workflows.deploys.models import Deploy
+from workflows.deploys.models import Deploy, DeployState
 from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.incidents.postmortem import QUIET_KINDS, format_duration, time_to_resolve
 from workflows.incidents.queries import DEPLOY_LOOKBACK
@@ -167,7 +167,7 @@ def _deploy_lines(incident: Incident, deploys: list[Deploy]) -> str:
             version = f"<{deploy.logs_url}|{escape(deploy.version)}>"
         lines.append(
             f"• {version} to {escape(deploy.environment)} by {who(deploy.requested_by)} "
-            f"{when(deploy.requested_at)} ({escape(deploy.state)})"
+            f"{when(deploy.requested_at)} ({DeployState(deploy.state).label})"
         )
     return f"{title}\n" + "\n".join(lines)
 

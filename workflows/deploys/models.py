@@ -33,6 +33,11 @@ class DeployState(StrEnum):
     expired = "expired"  # the approval request outlived its TTL
     rolled_back = "rolled_back"  # it had succeeded, then a later rollback replaced it
 
+    @property
+    def label(self) -> str:
+        """The state as people read it: "awaiting approval", "rolled back"."""
+        return self.value.replace("_", " ")
+
 
 TERMINAL_STATES = frozenset(
     {

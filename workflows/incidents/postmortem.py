@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from workflows.config.models import ShipbotConfig
+from workflows.deploys.models import DeployState
 from workflows.incidents.models import Incident, IncidentEvent
 from workflows.incidents.queries import (
     DEPLOY_LOOKBACK,
@@ -124,7 +125,8 @@ def _deploys_section(session: Session, config: ShipbotConfig, incident: Incident
         logs = f"[logs]({deploy.logs_url})" if deploy.logs_url else "—"
         lines.append(
             f"| {deploy.requested_at:%Y-%m-%d %H:%M} | {_cell(deploy.environment)} | "
-            f"{_cell(deploy.version)} | {deploy.state} | {_who(config, deploy.requested_by)} | "
+            f"{_cell(deploy.version)} | {DeployState(deploy.state).label} | "
+            f"{_who(config, deploy.requested_by)} | "
             f"{logs} |"
         )
     return [*lines, ""]

@@ -91,8 +91,9 @@ def get_event(*, session: Session, event_id: int) -> IncidentEvent | None:
 def deploys_before(
     *, session: Session, incident: Incident, lookback: timedelta = DEPLOY_LOOKBACK, limit: int = 10
 ) -> list[Deploy]:
-    """Deploys of the affected service requested in ``lookback`` before the declaration,
-    newest first (none when the incident names no service)."""
+    """Deploys of the affected service that ran (were started) and were requested in
+    ``lookback`` before the declaration, newest first (none when the incident names no
+    service). Requests that never ran (rejected, expired, waiting) changed nothing."""
     if incident.service is None:
         return []
     since = incident.declared_at - lookback
@@ -100,6 +101,7 @@ def deploys_before(
         col(Deploy.service) == incident.service,
         col(Deploy.requested_at) >= since,
         col(Deploy.requested_at) <= incident.declared_at,
+        col(Deploy.started_at).is_not(None),
     )
     query = query.order_by(col(Deploy.requested_at).desc(), col(Deploy.id).desc())
     return list(session.exec(query.limit(limit)))

@@ -23,6 +23,7 @@ def _deploy(
         state=kw.get("state", "succeeded"),
         requested_by="U0ALICE",
         requested_at=clock.now() + at_offset,
+        started_at=None if kw.get("ran") == "no" else clock.now() + at_offset,
         updated_at=clock.now() + at_offset,
         logs_url=kw.get("logs_url"),
     )
@@ -41,6 +42,9 @@ def test_postmortem_markdown(database: Database, clock: FakeClock, config: Shipb
         session.add(_deploy("web", "1.4.2", -timedelta(hours=1), clock, logs_url="https://ci/42"))
         session.add(_deploy("web", "1.4.0", -timedelta(hours=7), clock))  # too early
         session.add(_deploy("api", "9.9.9", -timedelta(minutes=5), clock))  # another service
+        session.add(_deploy("web", "1.4.1", -timedelta(hours=2), clock, state="rolled_back"))
+        for state in ("rejected", "awaiting_approval", "expired"):  # never ran
+            session.add(_deploy("web", "6.6.6", -timedelta(hours=3), clock, state=state, ran="no"))
     declared = declare_one(database, clock, config)
     incident_id = declared.id or 0
     clock.advance(minutes=5)
@@ -82,7 +86,8 @@ def test_postmortem_markdown(database: Database, clock: FakeClock, config: Shipb
     assert "— bob — status: bad cache | config" in markdown
     assert "## Deploys to web in the 6 hours before the declaration" in markdown
     assert "| 1.4.2 | succeeded | Alice (developer) | [logs](https://ci/42) |" in markdown
-    assert "1.4.0" not in markdown and "9.9.9" not in markdown
+    assert "| 1.4.1 | rolled back | Alice (developer) |" in markdown
+    assert "1.4.0" not in markdown and "9.9.9" not in markdown and "6.6.6" not in markdown
     alerts = markdown.split("## Alerts", 1)[1].split("##", 1)[0]
     assert "alertmanager — alert: HighErrorRate firing for web" in alerts
     assert "## Action items" in markdown
