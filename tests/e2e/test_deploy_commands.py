@@ -30,7 +30,7 @@ def _say(bot: RunningBot, text: str, user: str = "U0ALICE") -> str:
         ("cancel abc", "is not a deploy id"),
         ("rollback web", "Roll back what?"),
         ("lock production", "Lock needs a reason"),
-        ("explain web", "Usage: `/deploy explain <service> <environment>`"),
+        ("explain web", "Usage: `/deploy explain <service> <environment> [version]`"),
         ("history", "History of which service?"),
     ],
 )
@@ -53,7 +53,8 @@ def test_explain_lists_each_rule_for_the_asking_user(running_bot: RunningBot) ->
     _say(running_bot, "lock production db migration", user="U0BOB")
     text = _say(running_bot, "explain web production", user="U0DAVE")
     assert "cannot deploy web to production now" in text
-    assert "production is locked by <@U0BOB>" in text and "db migration" in text
+    assert "the whole environment is locked by <@U0BOB>" in text and "db migration" in text
+    assert "(break-glass does not lift this)" in text
 
 
 def test_bare_deploy_opens_the_form_and_submitting_it_asks_for_the_deploy(
@@ -153,10 +154,11 @@ def test_shipbot_explain_from_the_terminal(
     monkeypatch.setenv("SHIPBOT_CONFIG", str(EXAMPLE_CONFIG))
     assert main(["explain", "web", "production", "--user", "U0ALICE"]) == 0
     out = capsys.readouterr().out
-    assert "ok      permission: you may deploy to production" in out and "=> allowed now" in out
+    assert "ok      permission: you may deploy here" in out
+    assert "=> @alice (U0ALICE) can deploy web to production now." in out
     _say(running_bot, "lock production web db migration", user="U0BOB")
     assert main(["explain", "web", "production", "--user", "U0ALICE"]) == 1
     out = capsys.readouterr().out
-    assert "BLOCKED lock: web in production is locked by U0BOB" in out
+    assert "BLOCKED lock: web is locked by @bob (U0BOB)" in out
     assert main(["explain", "wbe", "production", "--user", "U0ALICE"]) == 2
     assert "Did you mean `web`?" in capsys.readouterr().err

@@ -56,7 +56,7 @@ def test_example_loads_with_its_content() -> None:
     assert config.channels["deploys"] == "C0DEPLOYS"
     assert config.channel_id("approvals") == "C0APPROVE"
     assert config.channel_id("incidents") == "C0INCIDNT"
-    assert config.groups["sre"].users == ["U0BOB", "U0CAROL"]
+    assert config.groups["sre"].users == ["U0BOB", "U0CAROL", "U0ERIN"]
     assert config.groups["developers"].users == ["U0ALICE"]
     assert config.user_name("U0DAVE") == "dave"
     assert not any("U0DAVE" in group.users for group in config.groups.values())

@@ -132,8 +132,9 @@ def test_pending_approvals_lists_waiting_deploys_and_who_to_nudge(database: Data
     a1, a3, a2 = figures["items"]
     assert (a1["id"], a3["id"], a2["id"]) == (ids["a1"], ids["a3"], ids["a2"])
     assert a1["age_seconds"] == 7200.0 and (a1["approvals"], a1["required"]) == (1, 2)
-    assert a1["waiting_users"] == ["U0CAROL"] and not a1["anyone"]
-    assert a2["waiting_users"] == ["U0CAROL"]  # the requester U0BOB cannot approve himself
+    assert a1["waiting_users"] == ["U0CAROL", "U0ERIN"] and not a1["anyone"]
+    # the requester U0BOB cannot approve himself
+    assert a2["waiting_users"] == ["U0CAROL", "U0ERIN"]
     assert a2["age_seconds"] == 1800.0 and a2["approvals"] == 0
     assert a3["anyone"] and a3["waiting_users"] == []
 

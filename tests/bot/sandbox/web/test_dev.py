@@ -47,7 +47,7 @@ def test_shipbot_dev_prints_one_url_and_stops_on_sigterm() -> None:
         page = httpx.get(urls[0], timeout=10)
         assert page.status_code == 200 and "<title>shipbot sandbox</title>" in page.text
         workspace = httpx.get(urls[0] + "api/workspace", timeout=10).json()
-        assert [u["name"] for u in workspace["users"]] == ["alice", "bob", "carol", "dave"]
+        assert [u["name"] for u in workspace["users"]] == ["alice", "bob", "carol", "dave", "erin"]
         assert workspace["alerts"] is True
         assert "Bearer dev-alerts-token" in workspace["alert_curl"]
     finally:

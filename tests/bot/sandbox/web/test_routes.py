@@ -303,4 +303,4 @@ def test_only_this_machine_may_drive_the_page(sandbox: Harness) -> None:
     assert unknown.status_code == 400 and "unknown user" in unknown.json()["error"]
     assert sandbox.slack.messages("C0DEPLOYS") == []
     users = [u["name"] for u in sandbox.http.get("/api/workspace").json()["users"]]
-    assert users == ["alice", "bob", "carol", "dave"]
+    assert users == ["alice", "bob", "carol", "dave", "erin"]
