@@ -86,6 +86,7 @@ def test_example_loads_with_its_content() -> None:
     assert config.principals(config.incidents.severity("SEV1").responders).users == {
         "U0BOB",
         "U0CAROL",
+        "U0ERIN",
     }
 
     source = config.alerts.sources.alertmanager
