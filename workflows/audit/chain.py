@@ -17,27 +17,26 @@ equal ``row["hash"]``. In the CSV export an empty ``channel``/``message_ts`` cel
 
 ``record`` appends under a lock on the single ``audit_head`` row, so appends from every
 replica are serialised and ``seq`` is gap-free; it never commits, so an entry exists
-exactly when the change it records does.
+exactly when the change it records does. Since 0.3.0 it stores ``params`` as their
+canonical JSON text, which lets ``verify`` hash the stored text without re-encoding it
+(rows written by 0.2 are re-encoded and verify as before).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-from collections.abc import Generator, Mapping
-from contextlib import closing
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import PurePath
-from typing import Any, Literal, TextIO
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Text, func
+from sqlalchemy import JSON, Table, Text, func, type_coerce
 from sqlalchemy import cast as sql_cast
-from sqlalchemy import select as sa_select
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -61,7 +60,6 @@ HASHED_FIELDS = (
     "message_ts",
 )
 EXPORT_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
-_BATCH = 1000
 
 
 def format_timestamp(value: datetime) -> str:
@@ -89,16 +87,49 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable in the audit log")
 
 
+# json.dumps(obj, **options) is JSONEncoder(**options).encode(obj): one encoder built once
+# gives byte-identical text without rebuilding it per call (a third of the cost per entry).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True,
+    separators=(",", ":"),
+    ensure_ascii=False,
+    allow_nan=False,
+    default=_json_default,
+)
+_string = json.encoder.encode_basestring  # what _CANONICAL writes for a str (ensure_ascii off)
+
+
 def canonical_json(obj: Any) -> str:
     """The one serialisation the chain hashes (see the module docstring; do not change it:
     every stored hash and every external verifier depends on it)."""
-    return json.dumps(
-        obj,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_json_default,
+    return _CANONICAL.encode(obj)
+
+
+def _text_or_null(value: str | None) -> str:
+    return "null" if value is None else _string(value)
+
+
+def hashed_text(
+    *,
+    seq: int,
+    created_at: str,
+    actor: str,
+    action: str,
+    target: str,
+    params: str,
+    outcome: str,
+    channel: str | None,
+    message_ts: str | None,
+) -> str:
+    """``canonical_json`` of an entry's fields, assembled from its parts: ``created_at`` in
+    canonical form and ``params`` already canonical JSON text. Byte-identical to
+    ``canonical_json`` (tested) and four times cheaper, which is what lets ``verify`` hash
+    stored rows without building a dict per row."""
+    return (
+        f'{{"action":{_string(action)},"actor":{_string(actor)},'
+        f'"channel":{_text_or_null(channel)},"created_at":{_string(created_at)},'
+        f'"message_ts":{_text_or_null(message_ts)},"outcome":{_string(outcome)},'
+        f'"params":{params},"seq":{int(seq)!r},"target":{_string(target)}}}'
     )
 
 
@@ -114,6 +145,18 @@ def entry_hash(*, prev_hash: str, fields: Mapping[str, Any]) -> str:
 def hash_fields(entry: AuditEntry) -> dict[str, Any]:
     """The hashed fields of a stored entry."""
     return {name: getattr(entry, name) for name in HASHED_FIELDS}
+
+
+# The tables as Core sees them (Table-typed, unlike the models' ``__table__``).
+ENTRIES: Table = table_of(AuditEntry)
+HEAD: Table = table_of(AuditHead)
+
+
+def _json_text(session: Session, text: str) -> Any:
+    """``text`` bound to the JSON column verbatim: PostgreSQL needs the cast to ``json``
+    (which keeps the text as given); on SQLite a cast would change it, and none is needed."""
+    value = type_coerce(text, Text)
+    return sql_cast(value, JSON) if session.get_bind().dialect.name == "postgresql" else value
 
 
 def _locked_head(session: Session) -> AuditHead:
@@ -187,14 +230,26 @@ def record(
         "channel": channel or None,
         "message_ts": message_ts or None,
     }
-    digest = entry_hash(prev_hash=head.hash, fields=fields)
-    entry = AuditEntry(**fields, prev_hash=head.hash, hash=digest)
-    session.add(entry)
+    prev_hash = head.hash
+    params_text = canonical_json(clean_params)
+    text = hashed_text(
+        **{**fields, "created_at": format_timestamp(fields["created_at"]), "params": params_text}
+    )
+    digest = hashlib.sha256((prev_hash + text).encode("utf-8")).hexdigest()
+    # A Core insert, so the params column holds exactly the canonical text that was hashed
+    # (the ORM would store its own json.dumps of the dict).
+    session.execute(
+        sa_insert(ENTRIES).values(
+            **{**fields, "params": _json_text(session, params_text)},
+            prev_hash=prev_hash,
+            hash=digest,
+        )
+    )
     head.seq = fields["seq"]
     head.hash = digest
     session.add(head)
     session.flush()
-    return entry
+    return AuditEntry(**fields, prev_hash=prev_hash, hash=digest)
 
 
 def entries(
@@ -207,209 +262,3 @@ def entries(
     if target is not None:
         query = query.where(AuditEntry.target == target)
     return list(session.exec(query.order_by(col(AuditEntry.seq).desc()).limit(limit)).all())
-
-
-# --- reading the chain as plain rows (no identity map: a million rows stream in batches)
-
-_table = table_of(AuditEntry)
-_head_table = table_of(AuditHead)
-# params are read as stored text and parsed here, so one mangled row is reported by seq
-# instead of failing the whole read.
-_ROW = sa_select(
-    *(_table.c[name] for name in HASHED_FIELDS if name != "params"),
-    sql_cast(_table.c.params, Text).label("params"),
-    _table.c.prev_hash,
-    _table.c.hash,
-)
-
-
-def _stream(session: Session, query: Any) -> Generator[Row[Any]]:
-    result = session.connection().execute(query.execution_options(yield_per=_BATCH))
-    try:
-        yield from result
-    finally:
-        result.close()
-
-
-def _fields_of(row: Row[Any]) -> dict[str, Any]:
-    values = {name: getattr(row, name) for name in HASHED_FIELDS}
-    values["params"] = json.loads(row.params)
-    return values
-
-
-def _describe(fields: Mapping[str, Any]) -> str:
-    when = fields["created_at"]
-    when = format_timestamp(when) if isinstance(when, datetime) else when
-    return f"entry {fields['seq']} ({fields['action']} by {fields['actor']} at {when})"
-
-
-def _head(session: Session) -> tuple[int, str] | None:
-    query = sa_select(_head_table.c.seq, _head_table.c.hash).where(_head_table.c.id == 1)
-    row = session.connection().execute(query).first()
-    return None if row is None else (row.seq, row.hash)
-
-
-def _hash_of(session: Session, seq: int) -> str | None:
-    query = sa_select(_table.c.hash).where(_table.c.seq == seq)
-    return session.connection().execute(query).scalar_one_or_none()
-
-
-def _check_link(row: Row[Any], prev_seq: int, prev_hash: str) -> tuple[int, str] | None:
-    """``(seq, problem)`` if ``row`` does not follow entry ``prev_seq`` with ``prev_hash``."""
-    expected = prev_seq + 1
-    if row.seq != expected:
-        if row.seq == expected + 1:
-            return expected, f"entry {expected} is missing (deleted?)"
-        return expected, f"entries {expected}-{row.seq - 1} are missing (deleted?)"
-    fields = _fields_of(row)
-    # The link first: a swapped pair reads as "reordered", an edit as "edited".
-    if row.prev_hash != prev_hash:
-        return row.seq, (
-            f"{_describe(fields)}: its prev_hash does not match the hash of entry "
-            f"{prev_seq} (reordered or replaced?)"
-        )
-    if entry_hash(prev_hash=prev_hash, fields=fields) != row.hash:
-        return row.seq, f"{_describe(fields)}: hash does not match its contents (edited?)"
-    return None
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """The outcome of ``verify``. ``entries`` counts the entries checked before the first
-    problem (all of them when ``ok``); ``problem`` names the entry in words."""
-
-    ok: bool
-    entries: int
-    head_seq: int | None
-    head_hash: str | None
-    first_bad_seq: int | None = None
-    problem: str | None = None
-
-    def raise_if_broken(self) -> None:
-        """Raise ``AuditChainBroken`` with the problem when the chain does not verify."""
-        if not self.ok:
-            raise AuditChainBroken(self.problem or "the audit chain does not verify")
-
-
-def verify(
-    *,
-    session: Session,
-    since_seq: int | None = None,
-    expected_head: tuple[int, str] | None = None,
-) -> VerifyReport:
-    """Walk the chain in ``seq`` order and report the first edited, deleted, reordered or
-    truncated entry.
-
-    ``since_seq`` starts at that entry, trusting the stored hash of the one before it.
-    ``expected_head`` is an anchor kept outside the database (``(seq, hash)`` as posted
-    by the audit checkpoint report): the chain must contain that entry with that hash,
-    which catches a truncation whose head row was rewound to match.
-    Entries appended while this runs are left for the next run.
-    """
-    head = _head(session)
-    head_seq, head_hash = head if head is not None else (None, None)
-    checked = 0
-
-    def failed(first_bad_seq: int | None, problem: str) -> VerifyReport:
-        return VerifyReport(False, checked, head_seq, head_hash, first_bad_seq, problem)
-
-    start = max(since_seq or 1, 1)
-    prev_seq, prev_hash = start - 1, GENESIS_HASH
-    if start > 1:
-        trusted = _hash_of(session, start - 1)
-        if trusted is None:
-            return failed(start - 1, f"entry {start - 1} is missing (deleted?)")
-        prev_hash = trusted
-
-    query = _ROW.where(_table.c.seq >= start)
-    if head_seq is not None:
-        # Read the head first and stop there: appends racing this walk are not truncation.
-        query = query.where(_table.c.seq <= head_seq)
-    try:
-        with closing(_stream(session, query.order_by(_table.c.seq))) as rows:
-            for row in rows:
-                broken = _check_link(row, prev_seq, prev_hash)
-                if broken is not None:
-                    return failed(*broken)
-                prev_seq, prev_hash = row.seq, row.hash
-                checked += 1
-    except (ValueError, TypeError) as exc:
-        return failed(prev_seq + 1, f"entry {prev_seq + 1} cannot be read (edited?): {exc}")
-
-    if head_seq is None:
-        if prev_seq > 0:
-            return failed(None, f"the head row is missing but the chain has {prev_seq} entries")
-    elif prev_seq < head_seq:
-        return failed(
-            prev_seq + 1,
-            f"chain ends at entry {prev_seq} but the head says {head_seq} (truncated?)",
-        )
-    elif prev_hash != head_hash:
-        return failed(prev_seq, f"entry {prev_seq}'s hash does not match the head's (replaced?)")
-    else:
-        beyond = session.connection().execute(
-            sa_select(func.min(_table.c.seq)).where(_table.c.seq > head_seq)
-        )
-        extra = beyond.scalar_one_or_none()
-        latest = _head(session)
-        if extra is not None and (latest is None or latest[0] < extra):
-            return failed(
-                extra, f"entry {extra} lies beyond the head ({head_seq}) (appended by hand?)"
-            )
-
-    if expected_head is not None:
-        anchor_seq, anchor_hash = expected_head
-        found = GENESIS_HASH if anchor_seq == 0 else _hash_of(session, anchor_seq)
-        if found is None:
-            return failed(
-                min(anchor_seq, prev_seq + 1),
-                f"the anchor says entry {anchor_seq} has hash {anchor_hash[:12]}… but the chain "
-                f"ends at entry {prev_seq} (truncated?)",
-            )
-        if found != anchor_hash:
-            return failed(
-                anchor_seq,
-                f"entry {anchor_seq}'s hash does not match the anchor {anchor_hash[:12]}… "
-                "(the chain was rewritten?)",
-            )
-    return VerifyReport(True, checked, head_seq, head_hash)
-
-
-def export(
-    *,
-    session: Session,
-    out: TextIO,
-    fmt: Literal["jsonl", "csv"],
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> int:
-    """Stream entries in ``seq`` order to ``out`` and return how many were written.
-
-    ``since`` is inclusive, ``until`` exclusive (on ``created_at``). Every row carries all
-    ``EXPORT_FIELDS`` so it can be re-verified offline (see the module docstring). CSV
-    values are written as stored, never escaped for spreadsheets, because escaping would
-    break re-verification.
-    """
-    if fmt not in ("jsonl", "csv"):
-        raise ValueError(f"unknown export format {fmt!r}: use jsonl or csv")
-    query = _ROW
-    if since is not None:
-        query = query.where(_table.c.created_at >= since)
-    if until is not None:
-        query = query.where(_table.c.created_at < until)
-    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
-    if writer is not None:
-        writer.writerow(EXPORT_FIELDS)
-    written = 0
-    for row in _stream(session, query.order_by(_table.c.seq)):
-        values = {**_fields_of(row), "prev_hash": row.prev_hash, "hash": row.hash}
-        values["created_at"] = format_timestamp(values["created_at"])
-        if writer is None:
-            out.write(canonical_json(values) + "\n")
-        else:
-            values["params"] = canonical_json(values["params"])
-            writer.writerow(
-                ["" if values[name] is None else values[name] for name in EXPORT_FIELDS]
-            )
-        written += 1
-    return written
