@@ -167,6 +167,14 @@ def _anchor_problem(session: Session, walk: _Walk, anchor: tuple[int, str]) -> P
     return None
 
 
+def anchor_mismatch(*, session: Session, anchor: tuple[int, str]) -> str | None:
+    """Why the chain does not contain entry ``anchor[0]`` with hash ``anchor[1]``, if it
+    does not (one lookup: for anchors beyond the one a full ``verify`` checked)."""
+    head = _head(session)
+    problem = _anchor_problem(session, _Walk(head[0] if head else 0, ""), anchor)
+    return None if problem is None else problem.text
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
