@@ -19,7 +19,7 @@ from workflows.audit.chain import (
     record,
 )
 from workflows.audit.export import export
-from workflows.audit.verify import VerifyReport, verify
+from workflows.audit.verify import VerifyReport, anchor_mismatch, verify
 from workflows.store.models import AuditEntry, AuditHead
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "VerifyReport",
+    "anchor_mismatch",
     "canonical_json",
     "entries",
     "entry_hash",
