@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from reports import bulk_insert  # bench/reports.py: executemany on SQLite, COPY on PostgreSQL
+from sqlalchemy import text
 
 from workflows import audit
 from workflows.audit.ranges import BATCH_ROWS, stored_rows
@@ -115,10 +116,10 @@ def timed_verify(database: Database) -> tuple[float, float, audit.VerifyReport]:
     return time.perf_counter() - started, cpu_seconds() - cpu, report
 
 
-def appends(database: Database, count: int) -> float:
-    """Milliseconds per entry: ``record`` and commit, one transaction per entry."""
+def appends(database: Database, count: int) -> tuple[float, float]:
+    """Wall and CPU milliseconds per entry: ``record`` and commit, a transaction each."""
     clock = SystemClock()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for n in range(count):
         with database.transaction() as session:
             audit.record(
@@ -129,7 +130,8 @@ def appends(database: Database, count: int) -> float:
                 target="bench",
                 params={"n": n},
             )
-    return (time.perf_counter() - started) * 1000 / count
+    wall = (time.perf_counter() - started) * 1000 / count
+    return wall, (time.process_time() - cpu) * 1000 / count
 
 
 def run(
@@ -140,6 +142,11 @@ def run(
         label = "0.2 format" if legacy else "0.3 format"
         print(f"{name}, {label}:")
         with make() as database:
+            if not legacy:
+                empty = appends(database, args.appends)  # the baseline: a log of 0 entries
+                with database.engine.begin() as connection:
+                    connection.execute(text("DELETE FROM audit_entries"))
+                    connection.execute(text("DELETE FROM audit_head"))
             build(database, args.entries, legacy=legacy)
             base = baseline(database, args.entries)
             took, cpu, report = timed_verify(database)
@@ -151,8 +158,12 @@ def run(
                 f"ratio {took / base:.2f}x"
             )
             if not legacy:
-                per_entry = appends(database, args.appends)
-                print(f"  append at {args.entries:,} entries: {per_entry:.2f} ms per entry")
+                wall, cpu = appends(database, args.appends)
+                print(
+                    f"  append at {args.entries:,} entries: {wall:.2f} ms per entry "
+                    f"({cpu:.2f} ms CPU); on an empty log {empty[0]:.2f} ms ({empty[1]:.2f} ms "
+                    f"CPU); ratio {wall / empty[0]:.2f}x"
+                )
                 assert timed_verify(database)[2].ok
 
 
