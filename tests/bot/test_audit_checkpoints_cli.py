@@ -13,12 +13,12 @@ from sqlalchemy import select, text
 
 from bot.cli import main
 from tests.workflows.backends.conftest import aws_credentials, moto, moto_url
+from tests.workflows.reports.test_runner import claim
 from workflows import audit
 from workflows.audit.chain import ENTRIES
 from workflows.clock import FakeClock
 from workflows.config import load_config
-from workflows.reports.claims import claim_run
-from workflows.reports.models import ReportRun, RunTrigger
+from workflows.reports.models import ReportRun
 from workflows.reports.runner import run_report
 from workflows.store.db import Database
 
@@ -62,21 +62,10 @@ def checkpoint(database: Database, clock: FakeClock, config_path: Path) -> dict[
     """Run the audit checkpoint report as the scheduler would: claim, then the job."""
     config = load_config(config_path)
     report = next(r for r in config.reports if r.kind == "audit_checkpoint")
-    with database.transaction() as session:
-        run = claim_run(
-            session=session,
-            clock=clock,
-            report=report,
-            channel="C0DEPLOYS",
-            fire_time=clock.now(),
-            trigger=RunTrigger.scheduled,
-            requested_by="scheduler",
-            claimed_by="test",
-        )
-    assert run is not None and run.id is not None
-    assert run_report(database=database, clock=clock, config=config, run_id=run.id)
+    run_id = claim(database, clock, report)
+    assert run_report(database=database, clock=clock, config=config, run_id=run_id)
     with database.read_session() as session:
-        stored = session.get(ReportRun, run.id)
+        stored = session.get(ReportRun, run_id)
     assert stored is not None and stored.figures is not None
     return stored.figures
 
