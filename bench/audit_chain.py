@@ -35,11 +35,11 @@ from reports import bulk_insert  # bench/reports.py: executemany on SQLite, COPY
 from sqlalchemy import text
 
 from workflows import audit
+from workflows.audit.chain import ENTRIES, HEAD
 from workflows.audit.ranges import BATCH_ROWS, stored_rows
 from workflows.audit.verify import default_workers
 from workflows.clock import SystemClock
 from workflows.store.db import Database
-from workflows.store.models import AuditEntry, AuditHead
 from workflows.store.scratch import scratch_postgres
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -82,9 +82,9 @@ def build(database: Database, count: int, *, legacy: bool) -> None:
             last.update(row)
             yield row
 
-    bulk_insert(database, AuditEntry.__table__, remember(chain(count, legacy=legacy)))  # type: ignore[arg-type]
+    bulk_insert(database, ENTRIES, remember(chain(count, legacy=legacy)))
     head = {"id": 1, "seq": last["seq"], "hash": last["hash"]}
-    bulk_insert(database, AuditHead.__table__, iter([head]))  # type: ignore[arg-type]
+    bulk_insert(database, HEAD, iter([head]))
     print(f"  built {count:,} entries in {time.perf_counter() - started:.1f} s")
 
 

@@ -91,6 +91,11 @@ def swap(database: Database, a: int, b: int) -> None:
         connection.execute(ENTRIES.update().where(ENTRIES.c.seq == a).values(**row_b))
 
 
+def edit_then_delete(database: Database) -> None:
+    sql(database, "UPDATE audit_entries SET actor='X' WHERE seq=11")
+    sql(database, "DELETE FROM audit_entries WHERE seq=6")
+
+
 # Ranges of 4 entries: 1-4, 5-8, 9-12, 13-15 (15 entries). Tampering at, inside and
 # across those boundaries.
 TAMPERING: dict[str, Callable[[Database], None]] = {
@@ -105,10 +110,7 @@ TAMPERING: dict[str, Callable[[Database], None]] = {
     "swap across a boundary": lambda d: swap(d, 8, 9),
     "swap inside": lambda d: swap(d, 2, 3),
     "truncate the tail": lambda d: sql(d, "DELETE FROM audit_entries WHERE seq > 10"),
-    "edit and delete later": lambda d: (
-        sql(d, "UPDATE audit_entries SET actor='X' WHERE seq=11"),
-        sql(d, "DELETE FROM audit_entries WHERE seq=6"),
-    ),
+    "edit and delete later": edit_then_delete,
 }
 
 
