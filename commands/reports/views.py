@@ -269,10 +269,15 @@ def audit_checkpoint(figures: Figures) -> tuple[str, Blocks]:
     else:
         problem = escape(figures["problem"] or "")
         verdict = f":rotating_light: *The audit chain does not verify:* {problem}"
+    anchored = [f"Anchored to `{escape(where)}`" for where in figures.get("anchored_to", [])]
+    anchored += [
+        f":warning: Not anchored: {escape(error)}" for error in figures.get("anchor_errors", [])
+    ]
     blocks: Blocks = [
         _fields(f"*Entries*\n{figures['entries']}", f"*Head*\nentry {seq}"),
         section(f"*Head hash*\n`{digest}`"),
         section(verdict),
+        *([section("\n".join(anchored))] if anchored else []),
         context(
             f"Keep this message: `shipbot audit verify --expect-head {seq}:{digest}` "
             "checks the chain against it."

@@ -162,7 +162,7 @@ def test_unknown_key_suggests_the_close_one() -> None:
 
 def test_unknown_top_level_key_lists_the_known_ones_when_nothing_is_close() -> None:
     (line,) = problems(with_section("zzz: 1\n"))
-    assert line.startswith("zzz: unknown key (expected one of: alerts, channels, ")
+    assert line.startswith("zzz: unknown key (expected one of: alerts, audit, channels, ")
 
 
 def test_argv_as_shell_string_is_rejected() -> None:

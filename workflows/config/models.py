@@ -15,6 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from workflows.audit.anchors import AuditConfig
 from workflows.config.backends import DeployBackend, Section
 from workflows.config.types import (
     ChannelId,
@@ -273,6 +274,7 @@ class ShipbotConfig(Section):
     incidents: Incidents = Field(default_factory=Incidents)
     alerts: Alerts = Field(default_factory=Alerts)
     reports: list[Report] = Field(default_factory=list)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
     @field_validator("reports")
     @classmethod

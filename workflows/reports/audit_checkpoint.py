@@ -5,14 +5,19 @@ entry that records the claim itself (``claims.claim_run``), so the checkpoint an
 own entry too and later entries do not change what it posts. ``shipbot audit verify
 --expect-head SEQ:HASH`` checks the chain against a posted head.
 
-When the job runs it also verifies the whole chain, against the previous checkpoint's
-anchor too, and says whether it held: an entry edited, deleted or rewritten since shows up
-in the channel, not only when someone runs ``audit verify``. (Verifying only from the
-previous anchor on would be cheaper but would miss an edit of an older entry.)
+When the job runs it also verifies the whole chain (``audit.verify``: ranges in worker
+processes), against the previous checkpoint's anchor too, and says whether it held: an
+entry edited, deleted or rewritten since shows up in the channel, not only when someone
+runs ``audit verify``. (Verifying only from the previous anchor on would be cheaper but
+would miss an edit of an older entry.) When the chain held, ``write_anchors`` appends the
+head to the anchor stores of ``audit.anchors`` in the config (a file, an S3 Object Lock
+bucket), which ``shipbot audit verify --against-checkpoints`` reads back; a chain that
+does not verify is not anchored, so a checkpoint never vouches for a tampered head.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -20,6 +25,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from workflows import audit
+from workflows.audit.anchors import Anchor, AnchorError, AnchorStore
 from workflows.reports.models import ReportRun
 from workflows.store.models import AuditEntry, AuditHead
 
@@ -33,6 +39,8 @@ class AuditCheckpoint(TypedDict):
     previous_hash: str | None
     verified: bool
     problem: str | None
+    anchored_to: list[str]
+    anchor_errors: list[str]
 
 
 def current_anchor(*, session: Session) -> dict[str, Any]:
@@ -83,4 +91,28 @@ def compute(
         previous_hash=previous[1] if previous else None,
         verified=report.ok,
         problem=report.problem,
+        anchored_to=[],
+        anchor_errors=[],
     )
+
+
+def write_anchors(
+    *, figures: dict[str, Any], stores: Sequence[AnchorStore], report_name: str
+) -> dict[str, Any]:
+    """``figures`` with the head appended to every store (when the chain verified):
+    ``anchored_to`` names where it went, ``anchor_errors`` what failed, for the message."""
+    if not stores or not figures.get("verified"):
+        return figures
+    anchor = Anchor(
+        seq=int(figures["head_seq"]),
+        hash=str(figures["head_hash"]),
+        taken_at=str(figures["as_of"]),
+        report=report_name,
+    )
+    written, errors = [], []
+    for store in stores:
+        try:
+            written.append(store.append(anchor))
+        except AnchorError as exc:
+            errors.append(str(exc))
+    return {**figures, "anchored_to": written, "anchor_errors": errors}

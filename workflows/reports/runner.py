@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from workflows.audit.anchors import anchor_stores
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
 from workflows.jobs import JobContext, JobHandler, PermanentJobError, enqueue
@@ -87,6 +88,11 @@ def run_report(*, database: Database, clock: Clock, config: ShipbotConfig, run_i
             fire_time=run.fire_time,
             timezone=run.timezone,
             params=dict(run.params),
+        )
+    if run.kind == "audit_checkpoint":
+        stores = anchor_stores(config.audit.anchors)
+        figures = audit_checkpoint.write_anchors(
+            figures=figures, stores=stores, report_name=run.report_name
         )
     now = clock.now()
     with database.transaction() as session:
