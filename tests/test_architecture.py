@@ -150,7 +150,7 @@ def mention(user):
 SLACK_SYNTAX_TODAY = {
     f"workflows/{folder}/{module}.py"
     for folder, modules in (
-        ("deploys", "decisions directory followups locks policy requests"),
+        ("deploys", "locks"),
         ("incidents", "changes declare queries reminders"),
     )
     for module in modules.split()
