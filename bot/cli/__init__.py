@@ -18,6 +18,19 @@ from workflows.errors import ConfigError
 SUBCOMMANDS = (serve, config, audit, db, jobs, reports, explain)
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed package's version, the one `/shipbot version` shows."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from commands.shipbot.handlers import shipbot_version
+
+        print(f"shipbot {shipbot_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shipbot",
@@ -25,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Environment: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, "
         "SLACK_API_URL, SHIPBOT_DATABASE_URL, SHIPBOT_CONFIG, SHIPBOT_PORT. See README.md.",
     )
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.add_parser(sub)
