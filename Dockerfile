@@ -7,7 +7,8 @@
 # .ci/image_check.py runs every RUN step below in a clean virtualenv as a non-root user and
 # starts ENTRYPOINT + CMD from it, probing HEALTHCHECK's command, so this file and CI cannot
 # drift apart. Keep each RUN step a call to a script in deploy/image/ (or the user step).
-ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+# 3.11: the interpreter .ci/image_check.py replays the steps with (Debian bookworm's).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src

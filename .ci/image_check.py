@@ -137,7 +137,13 @@ def main() -> int:
     if user is not None:
         for path in [root, *root.rglob("*")]:
             os.chown(path, user.pw_uid, user.pw_gid)
-    base_env = {**os.environ, "HOME": str(home), "SHIPBOT_VERSION": version}
+    # pip's cache outlives the scratch directory, so a second run downloads nothing.
+    cache = Path(os.environ.get("IMAGE_CHECK_PIP_CACHE", "/var/tmp/shipbot-image-check-pip"))
+    cache.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        os.chown(cache, user.pw_uid, user.pw_gid)
+    base_env = {**os.environ, "HOME": str(home), "SHIPBOT_VERSION": version,
+                "PIP_CACHE_DIR": str(cache)}
     # Stage 1 runs pip from the base image's interpreter; here a virtualenv stands in.
     run([python, "-m", "venv", str(root / "builder")], user, base_env)
     run_steps(build, mapped, user, {**base_env, "PYTHON": str(root / "builder/bin/python")})

@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_bolt.response import BoltResponse
 
+from bot import log_context
 from bot.delivery_keys import request_kind, slack_delivery_key
 from bot.deps import Deps
 from bot.errors import handle_error
@@ -52,6 +53,7 @@ def build_bolt_app(
         process_before_response=True,
         logger=bolt_logger,
     )
+    app.middleware(log_context.bolt_middleware)
     app.middleware(_exactly_once(deps))
     for name, command in wiring.commands.items():
         on_command(app, deps, name, command)

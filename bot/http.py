@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,6 +29,9 @@ from workflows.store.db import Database
 log = logging.getLogger("shipbot.http")
 
 MAX_SLACK_BODY = 1024 * 1024  # Slack payloads are far smaller; bigger is not from Slack.
+
+ReadinessCheck = Callable[[], tuple[bool, dict[str, Any]]]
+"""A further condition of /readyz: (ready, details merged into the answer)."""
 
 
 def _slack_kind(body: bytes, content_type: str) -> str:
@@ -71,7 +74,10 @@ def build_http_app(
     metrics: Metrics,
     extra_routes: list[BaseRoute] | None = None,
     threads: int = 64,
+    readiness_checks: Sequence[ReadinessCheck] = (),
 ) -> Starlette:
+    """``readiness_checks`` is read at each probe, so a caller may add to a list it passed
+    after building the app (socket mode connects after the app exists)."""
     verifier = SignatureVerifier(signing_secret)
 
     async def slack_events(request: Request) -> Response:
@@ -115,13 +121,21 @@ def build_http_app(
                 "database": f"unreachable: {type(error).__name__}",
             }
         current, head = database.current_revision(), database.head_revision()
-        if current != head:
+        if current != head and (current is None or database.knows_revision(current)):
             return False, {
                 "status": "unavailable",
                 "database": "reachable",
                 "migrations": f"at {current or 'none'}, need {head}: run `shipbot db upgrade`",
             }
-        return True, {"status": "ready", "database": "reachable", "migrations": head}
+        # A revision this release does not know is a newer release's: expand/contract
+        # migrations keep this code working on it during a rolling upgrade.
+        detail: dict[str, Any] = {"database": "reachable", "migrations": current}
+        ready = True
+        for check in readiness_checks:
+            passed, more = check()
+            ready = ready and passed
+            detail.update(more)
+        return ready, {"status": "ready" if ready else "unavailable", **detail}
 
     async def readyz(_: Request) -> Response:
         ready, detail = await run_in_threadpool(_readiness)

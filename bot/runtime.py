@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bot.app import Registrar, build_bolt_app
+from bot.audit_metrics import watch_audit
 from bot.deps import Deps
 from bot.hooks import build_hook_routes
-from bot.http import build_http_app
+from bot.http import ReadinessCheck, build_http_app
 from bot.metrics import Metrics
 from bot.scheduler import build_scheduler, schedule_reports
 from bot.sender import make_render_handler
@@ -19,6 +20,7 @@ from bot.slack_client import make_client
 from bot.wiring import wire_domains
 from bot.worker import Worker
 from commands.common.directory import SlackDirectory
+from commands.shipbot.handlers import shipbot_version
 from workflows.clock import Clock, SystemClock
 from workflows.config import ShipbotConfig
 from workflows.jobs import counts_by_state
@@ -41,8 +43,11 @@ class Runtime:
         token, signing_secret = settings.require_http_credentials()
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.metrics = Metrics()
+        self.metrics = Metrics(version=shipbot_version())
         self.database = database or Database(settings.database_url)
+        self._unwatch_audit = watch_audit(self.database.engine, self.metrics.domain)
+        # Socket mode adds its check once connected (bot/socket_mode.py).
+        self.readiness_checks: list[ReadinessCheck] = []
         if upgrade_sqlite and not self.database.is_postgres:
             # An embedded SQLite file belongs to this one process: keep it current.
             self.database.upgrade()
@@ -87,6 +92,7 @@ class Runtime:
             database=self.database,
             metrics=self.metrics,
             extra_routes=build_hook_routes(self.deps),
+            readiness_checks=self.readiness_checks,
         )
         self.scheduler = build_scheduler(database=self.database, clock=self.clock)
         schedule_reports(self.scheduler, self.deps)
@@ -113,4 +119,5 @@ class Runtime:
         if self._worker_running:
             self.worker.stop(timeout=10)
             self._worker_running = False
+        self._unwatch_audit()
         self.database.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,17 @@ class Settings(BaseSettings):
         default=4, ge=1, le=64, validation_alias=_env("SHIPBOT_WORKER_THREADS")
     )
     log_level: str = Field(default="INFO", validation_alias=_env("SHIPBOT_LOG_LEVEL"))
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        validation_alias=_env("SHIPBOT_LOG_FORMAT"),
+        description="json: one JSON object a line, with the request's or job's context.",
+    )
+    socket_down_grace: float = Field(
+        default=60.0,
+        ge=0,
+        validation_alias=_env("SHIPBOT_SOCKET_DOWN_GRACE"),
+        description="Seconds without a Socket Mode connection before /readyz says 503.",
+    )
     state_dir: Path = Field(
         default=Path("./.shipbot"),
         validation_alias=_env("SHIPBOT_STATE_DIR"),

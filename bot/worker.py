@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TypedDict
 
+from bot import log_context
 from workflows import jobs
 from workflows.clock import Clock
 from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater
@@ -128,6 +129,12 @@ class Worker:
         return True
 
     def _run(self, job: Job, owner: str) -> None:
+        # Lines logged while the job runs name it, and the object it works on.
+        subjects = {k: v for k, v in job.payload.items() if k.endswith("_id") and type(v) is int}
+        with log_context.bound(job_id=job.id, job_kind=job.kind, **subjects):
+            self._run_bound(job, owner)
+
+    def _run_bound(self, job: Job, owner: str) -> None:
         assert job.id is not None
         job_id = job.id
         started = time.monotonic()

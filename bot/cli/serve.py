@@ -66,23 +66,23 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(
         settings.log_level,
         secrets=(token, secret, _secret(settings.slack_app_token), *secret_values(config)),
+        fmt=settings.log_format,
     )
     runtime = Runtime(settings, config=config)
     runtime.start_background(worker=not args.no_worker, scheduler=not args.no_scheduler)
-    socket_mode = None
+    socket_mode = watch = None
     try:
         if app_token is not None:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from bot.socket_mode import open_socket_mode
 
             # Slack requests arrive over the socket; HTTP still serves health and metrics.
-            # The handler asks apps.connections.open through the Bolt app's client, so
-            # SLACK_API_URL applies to the socket URL too.
-            socket_mode = SocketModeHandler(runtime.bolt, app_token)
-            socket_mode.connect()
-            if socket_mode.client.is_connected():
-                log.info("connected to Slack in socket mode")
-            else:  # slack_sdk keeps retrying in the background
-                log.warning("socket mode: WebSocket not connected yet; retrying")
+            socket_mode, watch = open_socket_mode(
+                runtime.bolt,
+                app_token=app_token,
+                metrics=runtime.metrics,
+                grace=settings.socket_down_grace,
+            )
+            runtime.readiness_checks.append(watch.readiness)
         server_config = uvicorn.Config(
             runtime.http,
             host=args.host or settings.host,
@@ -92,8 +92,9 @@ def serve(args: argparse.Namespace) -> int:
         )
         GracefulServer(server_config).run()
     finally:
-        if socket_mode is not None:
+        if socket_mode is not None and watch is not None:
             # No new Slack requests once shutdown starts; the runtime stops after.
+            watch.stop()
             socket_mode.close()
         runtime.stop()
     return EXIT_OK

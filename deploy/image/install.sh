@@ -15,7 +15,7 @@ fi
 "${PYTHON:-python3}" -m venv "$prefix"
 "$prefix/bin/python" -m pip install --quiet --no-index --no-cache-dir \
   --disable-pip-version-check --find-links "$wheels" "shipbot==$version"
-"$prefix/bin/python" -m pip uninstall --quiet --yes pip
+"$prefix/bin/python" -m pip uninstall --quiet --yes pip setuptools 2>/dev/null
 # Byte-compile now: the root filesystem is read-only at run time.
 "$prefix/bin/python" -m compileall -q "$prefix/lib" >/dev/null
 "$prefix/bin/shipbot" --version

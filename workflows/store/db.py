@@ -123,6 +123,19 @@ class Database:
 
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
 
+    def knows_revision(self, revision: str) -> bool:
+        """Whether ``revision`` is one of this release's migrations (not a newer one's)."""
+        from alembic.script import ScriptDirectory
+
+        script = ScriptDirectory.from_config(self._alembic_config())
+        return any(rev.revision == revision for rev in script.walk_revisions())
+
+    def downgrade(self, revision: str = "-1") -> None:
+        """Step the schema back to ``revision`` (default: undo the newest migration)."""
+        from alembic import command
+
+        command.downgrade(self._alembic_config(), revision)
+
     def migrations_current(self) -> bool:
         return self.current_revision() == self.head_revision()
 
