@@ -54,7 +54,12 @@ def slack_fields(body: dict[str, Any], *, delivery_key: str) -> dict[str, str | 
 def bolt_middleware(
     body: dict[str, Any], next: Callable[[], BoltResponse | None]
 ) -> BoltResponse | None:
-    """Bolt middleware (register it first): bind the payload's fields for the rest of its
-    handling, the exactly-once check included."""
-    with bound(**slack_fields(body, delivery_key=slack_delivery_key(body) or "")):
-        return next()
+    """Bolt middleware (register it first): the payload's fields for the rest of its
+    handling. Bolt runs the listener after the middleware chain has returned, so a
+    ``with bound(...)`` here would end too early; the fields are set for the rest of the
+    thread's context instead, replacing (not merging with) any earlier request's. Each
+    HTTP request runs in a context copied for it (Starlette's thread pool); a Socket Mode
+    worker thread carries the last request's fields until the next one replaces them."""
+    fields = slack_fields(body, delivery_key=slack_delivery_key(body) or "")
+    _fields.set({key: value for key, value in fields.items() if value is not None})
+    return next()
