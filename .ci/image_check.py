@@ -153,6 +153,14 @@ def main() -> int:
                  if p.name in {"tests", "pip", "setuptools", "wheel"}]
     if leftovers:
         fail(f"the installed image would carry {leftovers}")
+    # The image's version label is the build argument; the install must refuse any other.
+    wrong = subprocess.run(
+        ["sh", str(root / "src/deploy/image/install.sh"), str(root / "src/dist"),
+         str(root / "wrong-version"), "0.0.0-not-this-release"],
+        env={**base_env, "PYTHON": python}, capture_output=True, **as_user(user),  # type: ignore[call-overload]
+    )
+    if wrong.returncode == 0:
+        fail("install.sh accepted a version the wheel does not have")
     serve_and_probe(final, mapped, user, base_env, version)
     shutil.rmtree(root, ignore_errors=True)
     print(f"image check ok: shipbot {version} installed from wheels and served as "

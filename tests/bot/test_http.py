@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 from slack_bolt import App
+from sqlalchemy import text
 
 from bot.http import build_http_app
 from bot.metrics import Metrics
@@ -40,3 +41,34 @@ def test_not_ready_when_the_database_is_unreachable() -> None:
     response = _readyz(database)
     assert response.status_code == 503
     assert response.json()["database"].startswith("unreachable")
+
+
+def test_ready_on_a_newer_releases_schema_but_not_an_older_one(database: Database) -> None:
+    # During a rolling upgrade the new release's Job migrates first; the replicas still on
+    # this release must stay ready (expand/contract keeps them working), while a schema
+    # this release knows to be behind it is not ready.
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'a-newer-release'"))
+    answer = _readyz(database)
+    assert answer.status_code == 200
+    assert answer.json()["migrations"] == "a-newer-release"
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    assert _readyz(database).status_code == 503
+
+
+def test_a_failing_readiness_check_makes_it_unready_with_its_reason(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'checks.db'}")
+    database.upgrade()
+    checks: list = []  # type: ignore[type-arg]
+    bolt = App(signing_secret="s", token="xoxb-unused", token_verification_enabled=False)
+    app = build_http_app(
+        bolt_app=bolt, signing_secret="s", database=database, metrics=Metrics(),
+        readiness_checks=checks,
+    )
+    with ServerThread(app) as server:
+        assert httpx.get(f"{server.url}/readyz").status_code == 200
+        checks.append(lambda: (False, {"socket_mode": "disconnected for 61.0 s"}))
+        answer = httpx.get(f"{server.url}/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["socket_mode"] == "disconnected for 61.0 s"
