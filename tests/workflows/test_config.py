@@ -76,7 +76,8 @@ def test_example_loads_with_its_content() -> None:
     web = config.services["web"]
     assert web.team == "platform"
     assert isinstance(web.deploy, CommandBackend)
-    assert web.deploy.argv == ["sh", "examples/rollout.sh"]
+    assert web.deploy.argv == ["sh", "rollout.sh"]
+    assert web.deploy.cwd == str(EXAMPLE.resolve().parent)  # the config file's folder
     assert config.environments_for("web") == ["staging", "production"]
     assert config.channel_id(web.alerts_channel or "") == "C0ALERTS"
 
@@ -123,8 +124,8 @@ def test_example_rollout_script(version: str, code: int) -> None:
         "SHIPBOT_ROLLOUT_SECONDS": "0",
     }
     result = subprocess.run(
-        ["sh", "examples/rollout.sh"],
-        cwd=REPO,
+        ["sh", "rollout.sh"],
+        cwd=REPO / "examples",
         env=env,
         capture_output=True,
         text=True,
@@ -188,8 +189,9 @@ def test_missing_required_field() -> None:
             "reports.0.cron: invalid cron expression '61 9 * * *': ",
         ),
         (
-            "reports:\n  - {name: r, kind: dora, cron: '0 9 * * 1-5', channel: deploys}\n",
-            "reports.0.cron: invalid cron expression '0 9 * * 1-5': write the day of week",
+            "reports:\n  - {name: r, kind: dora, cron: '0 9 1 * 1', channel: deploys}\n",
+            "reports.0.cron: invalid cron expression '0 9 1 * 1': cron runs it on day 1 of "
+            "the month OR on 1; write two entries",
         ),
         (
             "reports:\n  - {name: r, kind: dora, cron: '0 9 * * *', channel: deploys,"

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from workflows.config.types import Duration, HttpUrl
@@ -39,8 +48,29 @@ class CommandBackend(_Backend):
     timeout: Duration = Field(
         default=timedelta(minutes=10), description="Kill the command after this."
     )
-    cwd: str | None = None
+    cwd: str | None = Field(
+        default=None,
+        description="Where the command runs. Relative paths here and in argv are relative to "
+        "the config file's folder, which is also the default.",
+    )
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _relative_to_the_config_file(cls, data: object, info: ValidationInfo) -> object:
+        # As in other tools' config files: a path means the same wherever `shipbot serve`
+        # was started. The command runs in the config's folder unless cwd says otherwise,
+        # so relative argv paths resolve there too. (Text parsed without a file keeps the
+        # process's directory: there is no folder to be relative to.)
+        base = (info.context or {}).get("config_dir")
+        if not isinstance(base, Path) or not isinstance(data, dict):
+            return data
+        cwd = data.get("cwd")
+        if cwd is None:
+            return {**data, "cwd": str(base)}
+        if isinstance(cwd, str) and not Path(cwd).expanduser().is_absolute():
+            return {**data, "cwd": str(base / cwd)}
+        return data
 
     @field_validator("argv", mode="before")
     @classmethod

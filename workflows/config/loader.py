@@ -253,10 +253,15 @@ def translate_errors(exc: ValidationError) -> list[Problem]:
 
 
 def parse_config(
-    text: str, *, environ: Mapping[str, str] | None = None, source: str = "<string>"
+    text: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    source: str = "<string>",
+    config_dir: Path | None = None,
 ) -> ShipbotConfig:
     """Validate YAML ``text`` (after ``${VAR}`` interpolation from ``environ``, default
-    ``os.environ``). Raises ``ConfigValidationError`` (a ``ConfigError``) naming each bad path."""
+    ``os.environ``). Relative paths in it are relative to ``config_dir`` when given (the
+    file's folder). Raises ``ConfigValidationError`` (a ``ConfigError``) naming each bad path."""
     data = _read_yaml(text, source)
     if data is None:
         data = {}  # an empty file is a config with every default
@@ -264,7 +269,7 @@ def parse_config(
     if problems:
         raise ConfigValidationError(problems, source=source)
     try:
-        return ShipbotConfig.model_validate(data)
+        return ShipbotConfig.model_validate(data, context={"config_dir": config_dir})
     except ValidationError as exc:
         raise ConfigValidationError(translate_errors(exc), source=source) from None
 
@@ -282,4 +287,6 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigValidationError([(source, f"cannot read: {reason}")], source=source) from None
-    return parse_config(text, environ=environ, source=source)
+    return parse_config(
+        text, environ=environ, source=source, config_dir=Path(path).resolve().parent
+    )

@@ -107,12 +107,52 @@ def _check_timezone(name: str) -> str:
 Timezone = Annotated[str, AfterValidator(_check_timezone)]
 
 
-def cron_trigger(expr: str, timezone: str = "UTC") -> CronTrigger:
-    """An APScheduler trigger for a 5-field crontab expression, the way the config reads it.
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
-    Numeric days of the week are refused: APScheduler 3 counts them from Monday = 0 where
-    crontab counts from Sunday = 0, so ``1-5`` would silently shift by a day. Names
-    (``MON-FRI``) mean the same in both. Raises ``ValueError``.
+
+def _cron_day(token: str, expr: str) -> int:
+    """A crontab day of week: 0-7 (0 and 7 are Sunday) or a name (SUN, mon)."""
+    if token.lower() in _CRON_DAYS:
+        return _CRON_DAYS.index(token.lower())
+    if token.isdigit() and int(token) <= 7:
+        return int(token)
+    raise ValueError(f"invalid cron expression {expr!r}: {token!r} is not a day of week")
+
+
+def _standard_days_of_week(field: str, expr: str) -> str:
+    """The crontab day-of-week ``field`` (Sunday = 0 or 7, ranges, lists, steps, names)
+    as the explicit day names APScheduler reads the same way: its numbers start at
+    Monday = 0, and its ranges do not wrap past Sunday."""
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for part in field.split(","):
+        body, slash, step_text = part.partition("/")
+        if slash and not (step_text.isdigit() and int(step_text) > 0):
+            raise ValueError(f"invalid cron expression {expr!r}: bad step in {part!r}")
+        step = int(step_text) if slash else 1
+        if body == "*":
+            first, last = 0, 6
+        elif "-" in body:
+            low, _, high = body.partition("-")
+            first, last = _cron_day(low, expr), _cron_day(high, expr)
+            last = 7 if last == 0 and first > 0 else last  # FRI-SUN
+        else:
+            first = _cron_day(body, expr)
+            last = 6 if slash else first  # "1/2": from Monday on, every other day
+        if last < first:
+            raise ValueError(f"invalid cron expression {expr!r}: {body!r} runs backwards")
+        days.update(day % 7 for day in range(first, last + 1, step))
+    return ",".join(_CRON_DAYS[day] for day in sorted(days))
+
+
+def cron_trigger(expr: str, timezone: str = "UTC") -> CronTrigger:
+    """An APScheduler trigger for a 5-field crontab expression, with crontab's meaning.
+
+    Days of week are read as crontab reads them (0 and 7 are Sunday, ``1-5`` is Monday to
+    Friday) and handed to APScheduler as names, since its numbers start at Monday = 0.
+    A day of month and a day of week both restricted would mean "either" to cron and
+    "both" to APScheduler, so that is refused with a way out. Raises ``ValueError``.
     """
     fields = expr.split()
     if len(fields) != 5:
@@ -120,13 +160,22 @@ def cron_trigger(expr: str, timezone: str = "UTC") -> CronTrigger:
             f"invalid cron expression {expr!r}: expected 5 fields "
             f"(minute hour day-of-month month day-of-week), got {len(fields)}"
         )
-    if any(ch.isdigit() for ch in fields[4]):
+    minute, hour, day, month, day_of_week = fields
+    if day != "*" and day_of_week != "*":
         raise ValueError(
-            f"invalid cron expression {expr!r}: write the day of week with names "
-            "(MON-FRI, SUN), not numbers, whose meaning differs between cron dialects"
+            f"invalid cron expression {expr!r}: cron runs it on day {day} of the month OR "
+            f"on {day_of_week}; write two entries, one with each (and * in the other field)"
         )
+    days_of_week = _standard_days_of_week(day_of_week, expr)
     try:
-        return CronTrigger.from_crontab(expr, timezone=timezone)
+        return CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=days_of_week,
+            timezone=timezone,
+        )
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
 
@@ -145,8 +194,9 @@ Cron = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "description": "A 5-field crontab expression; days of week as names (MON-FRI).",
-            "examples": ["0 9 * * MON-FRI"],
+            "description": "A 5-field crontab expression, read as crontab reads it "
+            "(days of week 0-7 with 0 and 7 Sunday, or names).",
+            "examples": ["0 9 * * 1-5", "0 9 * * MON-FRI"],
         }
     ),
 ]

@@ -26,7 +26,7 @@ def example_data() -> dict[str, Any]:
 
 
 def config_from(data: dict[str, Any]) -> ShipbotConfig:
-    return parse_config(yaml.safe_dump(data), environ={})
+    return parse_config(yaml.safe_dump(data), environ={}, config_dir=EXAMPLE.parent)
 
 
 class StaticDirectory:
