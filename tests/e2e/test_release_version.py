@@ -38,7 +38,7 @@ def test_changelog_opens_with_this_version_and_has_upgrade_steps() -> None:
     changelog = (REPO / "CHANGELOG.md").read_text()
     sections = re.split(r"^## ", changelog, flags=re.MULTILINE)[1:]
     assert sections[0].startswith(f"{VERSION} ")
-    assert "### Upgrading" in sections[0]
+    assert "### Upgrading" in sections[0]  # release notes say how to get there
 
 
 def test_image_label_comes_from_the_build_argument_the_install_step_checks() -> None:
