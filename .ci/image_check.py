@@ -27,6 +27,7 @@ import time
 import tomllib
 import urllib.request
 from pathlib import Path
+from typing import NoReturn
 
 REPO = Path(__file__).resolve().parents[1]
 NON_ROOT = "nobody"
@@ -35,12 +36,15 @@ NON_ROOT = "nobody"
 USER_STEP = re.compile(r"^groupadd .*useradd .*install -d .*")
 
 
-def fail(message: str) -> None:
+Stage = list[tuple[str, str]]  # (INSTRUCTION, arguments) of one Dockerfile stage
+
+
+def fail(message: str) -> NoReturn:
     print(f"image check FAILED: {message}", file=sys.stderr)
     sys.exit(1)
 
 
-def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+def instructions(dockerfile: Path) -> Stage:
     """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
     joined: list[str] = []
     pending = ""
@@ -58,8 +62,8 @@ def instructions(dockerfile: Path) -> list[tuple[str, str]]:
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in joined]
 
 
-def stages(steps: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
-    found: list[list[tuple[str, str]]] = []
+def stages(steps: Stage) -> list[Stage]:
+    found: list[Stage] = []
     for name, args in steps:
         if name == "FROM":
             found.append([])
@@ -175,7 +179,9 @@ def run(argv: list[str], user: pwd.struct_passwd | None, env: dict[str, str]) ->
         fail(f"{argv} exited {done.returncode}")
 
 
-def run_steps(stage, mapped, user, env) -> None:  # type: ignore[no-untyped-def]
+def run_steps(
+    stage: Stage, mapped: Mapper, user: pwd.struct_passwd | None, env: dict[str, str]
+) -> None:
     for name, args in stage:
         if name != "RUN":
             continue
@@ -187,9 +193,18 @@ def run_steps(stage, mapped, user, env) -> None:  # type: ignore[no-untyped-def]
         run(["sh", "-c", mapped(command)], user, env)
 
 
-def serve_and_probe(final, mapped, user, base_env, version) -> None:  # type: ignore[no-untyped-def]
+def serve_and_probe(
+    final: Stage,
+    mapped: Mapper,
+    user: pwd.struct_passwd | None,
+    base_env: dict[str, str],
+    version: str,
+) -> None:
     env = dict(base_env)
-    workdir = entry = cmd = health = None
+    workdir: str | None = None
+    entry: list[str] | None = None
+    cmd: list[str] | None = None
+    health: list[str] | None = None
     for name, args in final:
         if name == "ENV":
             for key, value in env_pairs(args):

@@ -57,9 +57,12 @@ def _environment(session: Session, entry: Any) -> str:
         return str(params["environment"])
     kind, _, number = str(entry.target).partition(":")
     if kind == "deploy" and number.isdigit():
+        # By table name: this module should not import each domain's models.
         for row in session.identity_map.values():
-            if getattr(row, "__tablename__", "") == "deploys" and row.id == int(number):
-                return str(row.environment)
+            if getattr(row, "__tablename__", "") == "deploys" and getattr(row, "id", None) == int(
+                number
+            ):
+                return str(getattr(row, "environment", ""))
     return ""
 
 

@@ -39,7 +39,7 @@ def slack_fields(body: dict[str, Any], *, delivery_key: str) -> dict[str, str | 
     user = body.get("user")
     team = body.get("team")
     actions = body.get("actions") or [{}]
-    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    event: dict[str, Any] = body["event"] if isinstance(body.get("event"), dict) else {}
     return {
         "delivery_id": delivery_key or None,
         "slack_team": body.get("team_id") or (team.get("id") if isinstance(team, dict) else None),

@@ -53,21 +53,22 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_URL_VAR) or None
 
 
-def make_database(kind: str, tmp_path: Path) -> Iterator[Database]:
-    """A migrated, empty database of ``kind`` ("sqlite" or "postgres") for one test.
+def make_database(kind: str, tmp_path: Path, revision: str = "head") -> Iterator[Database]:
+    """An empty database of ``kind`` ("sqlite" or "postgres") migrated to ``revision``,
+    for one test.
 
     PostgreSQL tests each get a schema of their own, dropped afterwards, so they can run
     side by side on one server."""
     if kind == "sqlite":
         database = Database(f"sqlite:///{tmp_path / 'shipbot.db'}")
-        database.upgrade()
+        database.upgrade(revision)
         yield database
         database.dispose()
         return
     base = postgres_url()
     if base is None:
         pytest.skip(POSTGRES_SKIP_REASON)
-    with scratch_postgres(base) as database:
+    with scratch_postgres(base, revision=revision) as database:
         yield database
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -27,10 +28,15 @@ APP_TOKEN = "xapp-1-A0SHIPBOT-1-e2e"
 class SocketModeBot:
     process: subprocess.Popen[str]
     socket: SocketModeServer
+    url: str
 
 
-@pytest.fixture
-def socket_mode_bot(tmp_path: Path, slack: FakeSlackApi) -> Iterator[SocketModeBot]:
+@contextmanager
+def socket_mode_serve(
+    tmp_path: Path, slack: FakeSlackApi, **extra_env: str
+) -> Iterator[SocketModeBot]:
+    """`shipbot serve --socket-mode` against the fakes, up and connected (``extra_env``
+    adds or overrides variables)."""
     seed_workspace(slack, load_config(EXAMPLE_CONFIG))
     with SocketModeServer() as server:
         slack.attach_socket_mode(server)
@@ -45,6 +51,7 @@ def socket_mode_bot(tmp_path: Path, slack: FakeSlackApi) -> Iterator[SocketModeB
             "SHIPBOT_CONFIG": str(EXAMPLE_CONFIG),
             "SHIPBOT_PORT": str(port),
             "SHIPBOT_HOST": "127.0.0.1",
+            **extra_env,
         }
         process = subprocess.Popen(
             [SHIPBOT, "serve", "--socket-mode"],
@@ -53,12 +60,19 @@ def socket_mode_bot(tmp_path: Path, slack: FakeSlackApi) -> Iterator[SocketModeB
             stderr=subprocess.STDOUT,
             text=True,
         )
+        url = f"http://127.0.0.1:{port}"
         try:
-            wait_until_up(f"http://127.0.0.1:{port}", process)
-            yield SocketModeBot(process, server)
+            wait_until_up(url, process)
+            yield SocketModeBot(process, server, url)
         finally:
             if process.poll() is None:
                 stop(process)
+
+
+@pytest.fixture
+def socket_mode_bot(tmp_path: Path, slack: FakeSlackApi) -> Iterator[SocketModeBot]:
+    with socket_mode_serve(tmp_path, slack) as bot:
+        yield bot
 
 
 def test_serve_in_socket_mode_answers_a_slash_command_over_the_socket(

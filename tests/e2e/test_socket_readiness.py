@@ -4,9 +4,7 @@ over HTTP while slack_sdk reconnects."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox.seed import seed_workspace
 from bot.sandbox.slack_api import FakeSlackApi
 from bot.sandbox.socket_mode import SocketModeServer
 from bot.sandbox.websocket import CLOSE_GOING_AWAY
-from tests.e2e.conftest import EXAMPLE_CONFIG
-from tests.e2e.test_processes import SHIPBOT, free_port, stop, wait_until_up
-from workflows.config import load_config
+from tests.e2e.test_processes import stop
+from tests.e2e.test_socket_mode import socket_mode_serve
 
 GRACE_SECONDS = 1
 # The reconnect's apps.connections.open is held this long, so the socket stays down well
@@ -51,36 +47,10 @@ def poll_until(probe, expected, *, timeout: float = 20.0):  # type: ignore[no-un
 
 @pytest.fixture
 def socket_bot(tmp_path: Path, slack: FakeSlackApi) -> Iterator[tuple[str, SocketModeServer]]:
-    seed_workspace(slack, load_config(EXAMPLE_CONFIG))
-    with SocketModeServer() as server:
-        slack.attach_socket_mode(server)
-        port = free_port()
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": "xoxb-socket",
-            "SLACK_SIGNING_SECRET": "socket-mode-signing-secret",
-            "SLACK_APP_TOKEN": "xapp-1-A0SHIPBOT-1-ready",
-            "SLACK_API_URL": slack.url,
-            "SHIPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'socket.db'}",
-            "SHIPBOT_CONFIG": str(EXAMPLE_CONFIG),
-            "SHIPBOT_PORT": str(port),
-            "SHIPBOT_HOST": "127.0.0.1",
-            "SHIPBOT_SOCKET_DOWN_GRACE": str(GRACE_SECONDS),
-        }
-        process = subprocess.Popen(
-            [SHIPBOT, "serve", "--socket-mode"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(base, process)
-            yield base, server
-        finally:
-            if process.poll() is None:
-                assert stop(process) == 0
+    grace = {"SHIPBOT_SOCKET_DOWN_GRACE": str(GRACE_SECONDS)}
+    with socket_mode_serve(tmp_path, slack, **grace) as bot:
+        yield bot.url, bot.socket
+        assert stop(bot.process) == 0
 
 
 def test_readyz_fails_while_the_socket_is_down_and_recovers_after_the_reconnect(

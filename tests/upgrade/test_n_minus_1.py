@@ -15,19 +15,16 @@ import os
 import subprocess
 import sys
 import tarfile
-import uuid
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.cli import main
-from tests.conftest import POSTGRES_SKIP_REASON, postgres_url
+from tests.conftest import make_database
 from workflows import audit
-from workflows.store.db import Database, normalise_url
-from workflows.store.scratch import schema_url
+from workflows.store.db import Database
 
 PREVIOUS_COMMIT = "f5e6ad7"  # 0.2.0
 PREVIOUS_HEAD = "0002"
@@ -70,28 +67,7 @@ def run_previous(root: Path, database: Database, tag: str) -> str:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def previous_schema(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A database migrated only as far as 0.2.0 went."""
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'n1.db'}")
-        database.upgrade(PREVIOUS_HEAD)
-        yield database
-        database.dispose()
-        return
-    base = postgres_url()
-    if base is None:
-        pytest.skip(POSTGRES_SKIP_REASON)
-    schema = f"n1_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    database = Database(schema_url(base, schema))
-    try:
-        database.upgrade(PREVIOUS_HEAD)
-        yield database
-    finally:
-        database.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from make_database(request.param, tmp_path, revision=PREVIOUS_HEAD)
 
 
 def test_released_migrations_are_never_edited(previous_release: Path) -> None:

@@ -21,15 +21,18 @@ def schema_url(base_url: str, schema: str) -> str:
 
 
 @contextmanager
-def scratch_postgres(base_url: str, *, prefix: str = "t") -> Iterator[Database]:
-    """A migrated database in a new schema named ``<prefix>_<random>``, dropped on exit."""
+def scratch_postgres(
+    base_url: str, *, prefix: str = "t", revision: str = "head"
+) -> Iterator[Database]:
+    """A database migrated to ``revision`` in a new schema named ``<prefix>_<random>``,
+    dropped on exit."""
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(normalise_url(base_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     database = Database(schema_url(base_url, schema))
     try:
-        database.upgrade()
+        database.upgrade(revision)
         yield database
     finally:
         database.dispose()
