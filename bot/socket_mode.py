@@ -51,10 +51,8 @@ class SocketWatch:
             self._connections += 1
             if self._connections > 1:
                 self._reconnects.inc()
-            if self._down_since is not None:
-                down_for = self._monotonic() - self._down_since
-                if self._connections > 1:
-                    log.info("socket mode: reconnected after %.1f s", down_for)
+                down_for = self._monotonic() - (self._down_since or self._monotonic())
+                log.info("socket mode: reconnected after %.1f s", down_for)
             self._down_since = None
             self._gauge.set(1)
 
