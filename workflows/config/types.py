@@ -168,13 +168,8 @@ def cron_trigger(expr: str, timezone: str = "UTC") -> CronTrigger:
         )
     days_of_week = _standard_days_of_week(day_of_week, expr)
     try:
-        return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=days_of_week,
-            timezone=timezone,
+        return CronTrigger.from_crontab(
+            f"{minute} {hour} {day} {month} {days_of_week}", timezone=timezone
         )
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
