@@ -107,7 +107,8 @@ def open_socket_mode(
     def watched_connect() -> None:
         # slack_sdk calls self.connect() for the first connection and for every reconnect.
         connect()
-        watch.connected()
+        if client.is_connected():  # a connect that returns is not always a live socket
+            watch.connected()
 
     client.connect = watched_connect  # type: ignore[method-assign]
     watch.start()

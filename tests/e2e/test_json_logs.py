@@ -15,7 +15,7 @@ import yaml
 
 from bot.sandbox.seed import seed_workspace
 from bot.sandbox.signing import sign, slash_command_body
-from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack.api import FakeSlackApi
 from tests.e2e.conftest import EXAMPLE_CONFIG, FORM
 from tests.e2e.test_processes import SHIPBOT, free_port, stop, wait_until_up
 from tests.workflows.test_redact import AWS_SECRET, GITHUB_PAT, PEM, SLACK_BOT

@@ -12,9 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack.api import FakeSlackApi
 from bot.sandbox.socket_mode import SocketModeServer
-from bot.sandbox.websocket import CLOSE_GOING_AWAY
 from tests.e2e.test_processes import stop
 from tests.e2e.test_socket_mode import socket_mode_serve
 
@@ -63,7 +62,9 @@ def test_readyz_fails_while_the_socket_is_down_and_recovers_after_the_reconnect(
     assert metric(base, "shipbot_socket_mode_reconnects_total") == 0
 
     slack.fail_next("apps.connections.open", delay=RECONNECT_DELAY_SECONDS)
-    first.close(CLOSE_GOING_AWAY, "emulator drops the link")
+    # Slack closes the link (as on an edge restart). A silent TCP drop
+    # (server.drop_connections()) is not covered yet: see the report of issue 14.
+    first.close(reason="emulator closes the link")
 
     def readiness() -> tuple[int, str]:
         answer = httpx.get(f"{base}/readyz")
