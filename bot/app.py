@@ -18,6 +18,7 @@ from bot import log_context
 from bot.delivery_keys import request_kind, slack_delivery_key
 from bot.deps import Deps
 from bot.errors import handle_error
+from bot.input_edge import input_boundary
 from bot.listeners import on_action, on_command, on_submission
 from bot.wiring import Wiring
 from workflows.delivery import was_delivered
@@ -53,6 +54,7 @@ def build_bolt_app(
         process_before_response=True,
         logger=bolt_logger,
     )
+    app.middleware(input_boundary)  # first: nothing reads a payload before it is cleaned
     app.middleware(log_context.bolt_middleware)
     app.middleware(_exactly_once(deps))
     for name, command in wiring.commands.items():

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.metrics import Metrics
+from workflows import boundary
 from workflows.store.db import Database
 
 log = logging.getLogger("shipbot.http")
@@ -58,12 +59,20 @@ def parse_slack_request(
     body: bytes, *, query: str, headers: dict[str, str | Sequence[str]]
 ) -> BoltRequest | None:
     """The request as Bolt sees it, or None when the body is not a Slack payload (bad
-    JSON, a JSON value that is not an object, bytes that are not UTF-8)."""
+    JSON, a JSON value that is not an object, bytes that are not UTF-8). Raises
+    ``InputRejected`` for JSON nested deeper than the boundary allows."""
     try:
         request = BoltRequest(body=body.decode("utf-8"), query=query, headers=headers)
+    except RecursionError:
+        raise boundary.InputRejected(
+            f"the JSON nests deeper than {boundary.MAX_JSON_DEPTH} levels"
+        ) from None
     except (UnicodeDecodeError, ValueError, TypeError, AttributeError):
         return None
-    return request if isinstance(request.body, dict) else None
+    if not isinstance(request.body, dict):
+        return None
+    boundary.clean_tree(request.body)  # the depth check; the middleware cleans the strings
+    return request
 
 
 def build_http_app(
@@ -94,7 +103,11 @@ def build_http_app(
         if not signed_by_slack(verifier, body, request.headers):
             metrics.http_requests.labels(route="/slack/events", status="401").inc()
             return JSONResponse({"error": "invalid request signature"}, status_code=401)
-        bolt_request = parse_slack_request(body, query=request.url.query, headers=headers)
+        try:
+            bolt_request = parse_slack_request(body, query=request.url.query, headers=headers)
+        except boundary.InputRejected as refused:
+            metrics.http_requests.labels(route="/slack/events", status="400").inc()
+            return JSONResponse({"error": refused.message}, status_code=400)
         if bolt_request is None:
             metrics.http_requests.labels(route="/slack/events", status="400").inc()
             return JSONResponse({"error": "malformed request body"}, status_code=400)

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from bot.metrics import Metrics
+from workflows.redact import redact, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,18 @@ def required_scopes() -> set[str]:
     return {scope for scope in METHOD_SCOPES.values() if scope} | set(EXTRA_SCOPES)
 
 
+# Keyword arguments of ``api_call`` that carry what the bot sends (the token travels in
+# a header and is never among them).
+_OUTGOING = ("json", "params", "data")
+# Text arguments of ``files_upload_v2`` whose content goes to Slack outside ``api_call``.
+_UPLOAD_TEXT = ("content", "title", "filename", "initial_comment", "alt_txt", "snippet_type")
+
+
 class MeteredWebClient(WebClient):
-    """``WebClient`` that counts every call in ``shipbot_slack_api_calls``."""
+    """``WebClient`` that counts every call in ``shipbot_slack_api_calls`` and is the
+    output boundary for secrets: every argument of every call (text, blocks, modal views,
+    channel names, topics, uploaded file contents) passes through
+    ``workflows.redact.redact`` on its way out, whoever built it."""
 
     def __init__(self, *args: Any, metrics: Metrics | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -62,6 +73,9 @@ class MeteredWebClient(WebClient):
     def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> SlackResponse:
         if api_method not in METHOD_SCOPES:
             log.error("Slack method %s is not declared in METHOD_SCOPES / the manifest", api_method)
+        for name in _OUTGOING:
+            if kwargs.get(name) is not None:
+                kwargs[name] = redact(kwargs[name])
         status = "error"
         try:
             response = super().api_call(api_method, *args, **kwargs)
@@ -73,6 +87,15 @@ class MeteredWebClient(WebClient):
         finally:
             if self._metrics is not None:
                 self._metrics.slack_api_calls.labels(method=api_method, status=status).inc()
+
+    def files_upload_v2(self, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+        # The file body goes to an upload URL, not through ``api_call``: redact it here.
+        for name in _UPLOAD_TEXT:
+            if isinstance(kwargs.get(name), str):
+                kwargs[name] = redact_text(kwargs[name])
+        if isinstance(kwargs.get("file_uploads"), list):
+            kwargs["file_uploads"] = [redact(upload) for upload in kwargs["file_uploads"]]
+        return super().files_upload_v2(**kwargs)
 
 
 def make_client(

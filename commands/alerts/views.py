@@ -55,7 +55,7 @@ def render_alert_group(group: AlertGroup) -> tuple[str, list[dict[str, Any]]]:
     counts = f"{group.firing} firing · {group.resolved} resolved"
     if group.acknowledged:
         counts += f" · {group.acknowledged} acknowledged"
-    text = f"{state.upper()}: {name} on {group.service} ({counts})"
+    text = f"{state.upper()}: {escape(name)} on {escape(group.service)} ({counts})"
     fields = [
         {"type": "mrkdwn", "text": f"*Service*\n{escape(group.service)}"},
         {"type": "mrkdwn", "text": f"*Still firing*\n{active_count(group)}"},

@@ -143,7 +143,9 @@ def _status(command: SlashCommand, deps: Deps) -> Reply:
                 if running:
                     parts.append(f" · in flight: {_line(running)}")
                 if locks:
-                    parts.append(f" · :lock: locked by <@{locks[0].locked_by}>: {locks[0].reason}")
+                    parts.append(
+                        f" · :lock: locked by <@{locks[0].locked_by}>: {escape(locks[0].reason)}"
+                    )
                 lines.append("".join(parts))
     text = "\n".join(lines) or "No services configured."
     return Reply(text=text, blocks=[section(text[:2900])])

@@ -131,7 +131,7 @@ def deploy_message(
     if actions:
         blocks.append({"type": "actions", "block_id": f"deploy-{deploy.id}", "elements": actions})
     text = (
-        f"Deploy #{deploy.id}: {deploy.service} {deploy.version} to {deploy.environment}: "
+        f"Deploy #{deploy.id}: {deploy.service} {escape(deploy.version)} to {deploy.environment}: "
         + (label.split(" ", 1)[1])
     )
     return text, blocks
@@ -169,7 +169,7 @@ def approval_message(
                 ],
             }
         )
-        text = f"Approval needed: {deploy.service} {deploy.version} to {deploy.environment}"
+        text = f"Approval needed: {deploy.service} {escape(deploy.version)} to {deploy.environment}"
     else:
         _, label = STATE_LABELS.get(deploy.state, ("", deploy.state))
         blocks.append(context(f"Decided: {label}"))
@@ -184,13 +184,13 @@ def reminder_message(
     waiting = sorted(approvers - decided - {deploy.requested_by})
     who = ", ".join(f"<@{u}>" for u in waiting) or "approvers"
     text = (
-        f":bell: {who}: deploy #{deploy.id} ({deploy.service} {deploy.version} to "
+        f":bell: {who}: deploy #{deploy.id} ({deploy.service} {escape(deploy.version)} to "
         f"{deploy.environment}) is still waiting for approval."
     )
     return text, [section(text)]
 
 
 def output_message(deploy: Deploy) -> tuple[str, list[dict[str, Any]]]:
-    tail = (deploy.output_tail or "").replace("```", "'''")[-2800:]
+    tail = escape(deploy.output_tail or "").replace("```", "'''")[-2800:]
     text = f"Output of deploy #{deploy.id} (last lines)"
     return text, [section(f"{text}:\n```{tail}```")]

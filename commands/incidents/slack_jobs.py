@@ -28,6 +28,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlmodel import col
 
+from commands.common.reply import escape
 from commands.incidents import views
 from workflows.config.models import SEVERITIES, ShipbotConfig
 from workflows.incidents import effects
@@ -253,7 +254,7 @@ class IncidentSlackJobs:
             channel=incident.channel_id,
             content=markdown,
             filename=postmortem_filename(incident),
-            title=f"Postmortem draft: {incident.title}",
+            title=f"Postmortem draft: {escape(incident.title)}",
             initial_comment="Here is a postmortem draft from the incident record.",
         )
         uploaded = response.get("file") or (response.get("files") or [{}])[0]

@@ -101,7 +101,7 @@ def card(
     """The pinned incident card: facts, latest update, recent timeline, recent deploys,
     and buttons while it is open."""
     resolved = incident.status == IncidentStatus.resolved
-    text = f"{name(incident)}: {incident.title} ({incident.status})"
+    text = f"{name(incident)}: {escape(incident.title)} ({incident.status})"
     fields = [
         _mrkdwn(f"*Status*\n{escape(incident.status)}"),
         _mrkdwn(f"*Severity*\n{escape(incident.severity)}"),
@@ -232,7 +232,7 @@ def topic(incident: Incident) -> str:
     state = "RESOLVED" if incident.status == IncidentStatus.resolved else incident.severity
     commander = f"<@{incident.commander}>" if incident.commander else "no commander yet"
     head = f"{state} | IC {commander} | "
-    return head + incident.title[: 250 - len(head)]
+    return head + escape(incident.title)[: 250 - len(head)]
 
 
 def incident_list(incidents: list[Incident]) -> tuple[str, Blocks]:

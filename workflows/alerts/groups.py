@@ -7,6 +7,7 @@ from typing import Literal
 from sqlmodel import Session, col, func, select
 
 from workflows.alerts.models import Alert, AlertGroup
+from workflows.boundary import fits_id
 
 GROUP_VIEW_PREFIX = "alert-group:"
 GroupState = Literal["firing", "acknowledged", "resolved"]
@@ -26,6 +27,8 @@ def group_id_of_view(view_key: str) -> int | None:
 
 
 def get_group(*, session: Session, group_id: int) -> AlertGroup | None:
+    if not fits_id(group_id):  # names nothing, and would overflow the driver
+        return None
     return session.get(AlertGroup, group_id, populate_existing=True)
 
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+from workflows import boundary
 from workflows.alerts.model import (
     MAX_REF,
     MAX_SUMMARY,
@@ -34,11 +35,12 @@ PAGERDUTY_EVENTS: dict[str, AlertStatus] = {
 }
 
 
-def decode_json(body: bytes) -> Any:
+def decode_json(body: bytes | str, *, clean: bool = True) -> Any:
+    """The body as cleaned JSON (``workflows.boundary``), or ``BadPayload`` saying why not."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise BadPayload("the body is not valid JSON") from None
+        return boundary.decode_json(body, clean=clean)
+    except boundary.InputRejected as refused:
+        raise BadPayload(refused.message) from None
 
 
 def _status(value: Any, what: str) -> AlertStatus:

@@ -9,12 +9,12 @@ request is stored in one transaction (``workflows.alerts.intake.ingest``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from sqlmodel import Session
 
-from workflows import audit
+from workflows import audit, boundary
 from workflows.alerts.auth import authenticate
 from workflows.alerts.intake import IntakeResult, ingest
 from workflows.alerts.model import SOURCES, BadPayload, NormalizedAlert, UnknownSource
@@ -32,6 +32,7 @@ from workflows.config import AlertSource, ShipbotConfig
 from workflows.delivery import claim_delivery
 from workflows.errors import DuplicateDelivery
 from workflows.jobs import enqueue
+from workflows.redact import redact, redact_text
 from workflows.store.db import Database
 
 
@@ -90,6 +91,25 @@ def _sns_control(session: Session, clock: Clock, message: SnsMessage) -> HookOut
     return HookOutcome(source="sns", note=note)
 
 
+def _cleaned(message: SnsMessage) -> SnsMessage:
+    """A verified SNS message with its texts cleaned at the boundary before any is stored."""
+    texts = {
+        field.name: boundary.clean_text(value)
+        for field in fields(message)
+        if isinstance(value := getattr(message, field.name), str)
+    }
+    return replace(message, **texts)
+
+
+def _redacted(alert: NormalizedAlert) -> NormalizedAlert:
+    return replace(
+        alert,
+        labels=redact(alert.labels),
+        summary=redact_text(alert.summary),
+        url=redact_text(alert.url) if alert.url else alert.url,
+    )
+
+
 def receive(
     *,
     database: Database,
@@ -110,7 +130,8 @@ def receive(
     if source_config.auth == "sns" and source != "sns":
         raise UnknownSource(f"source {source!r}: auth 'sns' only works for the sns source")
     authenticate(source_config, body, headers)
-    payload = decode_json(body)
+    # SNS signs the decoded values: verify them as sent, the Message is cleaned after.
+    payload = decode_json(body, clean=source != "sns")
     alerts: list[NormalizedAlert]
     if source == "sns":
         if sns_certs is None:
@@ -118,6 +139,7 @@ def receive(
         message = verify_message(
             payload, certs=sns_certs, now=clock.now(), topics=_sns_topics(source_config)
         )
+        message = _cleaned(message)
         if message.type != "Notification":
             try:
                 with database.transaction() as session:
@@ -129,6 +151,8 @@ def receive(
         alerts = PARSERS[source](payload)
     if not alerts:
         return HookOutcome(source=source, result=IntakeResult(received=0), note="nothing to do")
+    # Stored alerts keep no secret (docs/security.md): redacted before they are grouped.
+    alerts = [_redacted(alert) for alert in alerts]
     with database.transaction() as session:
         result = ingest(session=session, clock=clock, config=config, source=source, alerts=alerts)
     return HookOutcome(source=source, result=result)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
 from collections.abc import Callable, Collection
@@ -31,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from workflows import boundary
 from workflows.alerts.model import (
     MAX_SUMMARY,
     BadPayload,
@@ -189,9 +189,10 @@ def parse_cloudwatch_alarm(message: SnsMessage) -> list[NormalizedAlert]:
     Labels: ``alertname`` (AlarmName), the metric's dimensions, ``namespace``,
     ``metric``, ``region``, ``account``. Deduplicated by the SNS MessageId."""
     try:
-        alarm = json.loads(message.message)
-    except ValueError:
-        raise BadPayload("the SNS Message is not a CloudWatch alarm (not JSON)") from None
+        alarm = boundary.decode_json(message.message)
+    except boundary.InputRejected as refused:
+        reason = "not JSON" if "not valid JSON" in refused.message else refused.message
+        raise BadPayload(f"the SNS Message is not a CloudWatch alarm ({reason})") from None
     alarm = as_object(alarm, "the CloudWatch alarm")
     name = as_text(alarm.get("AlarmName"), "AlarmName", limit=255, required=True)
     state = as_text(alarm.get("NewStateValue"), "NewStateValue", required=True)

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from workflows import boundary
 from workflows.config.backends import BACKENDS
 from workflows.config.models import ShipbotConfig
 from workflows.errors import ConfigError
@@ -268,6 +269,11 @@ def parse_config(
     data, problems = interpolate(data, os.environ if environ is None else environ)
     if problems:
         raise ConfigValidationError(problems, source=source)
+    try:
+        # The input boundary: config strings end up in messages, channel names and rows.
+        data = boundary.clean_tree(data)
+    except boundary.InputRejected as refused:
+        raise ConfigValidationError([(source, refused.message)], source=source) from None
     try:
         return ShipbotConfig.model_validate(data, context={"config_dir": config_dir})
     except ValidationError as exc:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from workflows.boundary import fits_id
 from workflows.deploys.models import (
     ALL_SERVICES,
     Deploy,
@@ -23,7 +24,8 @@ def in_flight_key(service: str, environment: str) -> str:
 
 
 def get_deploy(*, session: Session, deploy_id: int) -> Deploy | None:
-    return session.get(Deploy, deploy_id)
+    # An id outside the column's range names nothing (and would overflow the driver).
+    return session.get(Deploy, deploy_id) if fits_id(deploy_id) else None
 
 
 def in_flight(*, session: Session, service: str, environment: str) -> Deploy | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from workflows.boundary import fits_id
 from workflows.clock import Clock
 from workflows.config.models import ShipbotConfig
 from workflows.deploys.models import Deploy
@@ -24,12 +25,13 @@ _OPEN = col(Incident.status) != IncidentStatus.resolved
 
 
 def get_incident(*, session: Session, incident_id: int) -> Incident | None:
-    return session.get(Incident, incident_id)
+    # An id outside the column's range names nothing (and would overflow the driver).
+    return session.get(Incident, incident_id) if fits_id(incident_id) else None
 
 
 def require_incident(*, session: Session, incident_id: int) -> Incident:
     """The incident, or ``NotFound`` that says how to find one."""
-    incident = session.get(Incident, incident_id)
+    incident = get_incident(session=session, incident_id=incident_id)
     if incident is None:
         raise NotFound(
             f"there is no incident #{incident_id}",
@@ -85,7 +87,7 @@ def timeline(
 
 
 def get_event(*, session: Session, event_id: int) -> IncidentEvent | None:
-    return session.get(IncidentEvent, event_id)
+    return session.get(IncidentEvent, event_id) if fits_id(event_id) else None
 
 
 def deploys_before(

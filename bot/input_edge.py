@@ -1,0 +1,107 @@
+"""The input boundary for Slack payloads, as the first Bolt middleware (HTTP and socket
+mode alike): every string of the payload is cleaned by ``workflows.boundary`` before any
+listener sees it, and fields over their limit get a clear answer instead of a flow.
+
+``bot/http.py`` has already refused bodies that are too big or nest too deeply; this
+runs on what Bolt parsed from the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import BoltContext
+from slack_bolt.response import BoltResponse
+
+from workflows import boundary
+from workflows.redact import redact_text
+
+# Context entries Bolt copies from the payload; flows store some of them (actor, channel).
+_CONTEXT_KEYS = ("user_id", "channel_id", "team_id", "enterprise_id", "actor_user_id")
+
+
+def _ephemeral(text: str) -> BoltResponse:
+    return BoltResponse(
+        status=200,
+        body=json.dumps({"response_type": "ephemeral", "text": text}),
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+
+
+def _modal_state(body: dict[str, Any]) -> dict[str, Any]:
+    """``view.state.values`` of a submission, or {} when the payload has no such shape."""
+    found: Any = body
+    for key in ("view", "state", "values"):
+        found = found.get(key) if isinstance(found, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _modal_errors(body: dict[str, Any]) -> dict[str, str]:
+    """Per-block errors for modal inputs over ``MAX_MODAL_VALUE``."""
+    errors: dict[str, str] = {}
+    for block_id, elements in _modal_state(body).items():
+        for element in (elements or {}).values() if isinstance(elements, dict) else ():
+            value = element.get("value") if isinstance(element, dict) else None
+            if isinstance(value, str):
+                answer = boundary.too_long(value, limit=boundary.MAX_MODAL_VALUE, what="This field")
+                if answer:
+                    errors[str(block_id)] = answer
+    return errors
+
+
+def over_limit(body: dict[str, Any]) -> BoltResponse | None:
+    """The answer to a payload with a field over its limit, or None when all fit."""
+    if body.get("command"):
+        answer = boundary.too_long(
+            str(body.get("text") or ""), limit=boundary.MAX_COMMAND_TEXT, what="That command"
+        )
+        return _ephemeral(answer) if answer else None
+    if body.get("type") == "view_submission":
+        errors = _modal_errors(body)
+        if errors:
+            return BoltResponse(
+                status=200,
+                body=json.dumps({"response_action": "errors", "errors": errors}),
+                headers={"content-type": "application/json; charset=utf-8"},
+            )
+        return None
+    actions = body.get("actions")
+    for action in actions if isinstance(actions, list) else ():
+        value = action.get("value") if isinstance(action, dict) else None
+        if isinstance(value, str) and len(value) > boundary.MAX_BUTTON_VALUE:
+            # Slack never sends one: the button was not made by shipbot.
+            return BoltResponse(status=400, body="a button value longer than Slack allows")
+    return None
+
+
+def redact_free_text(body: dict[str, Any]) -> None:
+    """Redact what people type (command text, modal inputs) before any flow stores it, so
+    no stored object, channel name or message built from it holds a secret. Identifiers
+    and button values are the bot's own and stay as they are."""
+    if isinstance(body.get("text"), str) and body.get("command"):
+        body["text"] = redact_text(body["text"])
+    for elements in _modal_state(body).values():
+        for element in elements.values() if isinstance(elements, dict) else ():
+            if isinstance(element, dict) and isinstance(element.get("value"), str):
+                element["value"] = redact_text(element["value"])
+
+
+def input_boundary(
+    body: dict[str, Any], context: BoltContext, next: Callable[[], None]
+) -> BoltResponse | None:
+    try:
+        boundary.clean_in_place(body)
+    except boundary.InputRejected as refused:
+        return BoltResponse(status=400, body=refused.message)
+    for key in _CONTEXT_KEYS:
+        value = context.get(key)
+        if isinstance(value, str):
+            context[key] = boundary.clean_text(value)
+    redact_free_text(body)
+    answer = over_limit(body)
+    if answer is not None:
+        return answer
+    next()
+    return None
