@@ -2,6 +2,10 @@
 
 ``SHIPBOT_LOG_FORMAT=json`` writes one JSON object a line (for a log pipeline), with the
 fields of the request or job being handled (bot/log_context.py), all redacted.
+
+Redaction happens when a record is *made* (a log record factory,
+``redact_all_records``), so every handler sees redacted records, including ones
+libraries or test harnesses attach to loggers of their own.
 """
 
 from __future__ import annotations
@@ -12,12 +16,29 @@ import sys
 import threading
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 from bot import log_context
 from workflows.redact import RedactingLogFilter, redact, register_secret
 
 LogFormat = Literal["text", "json"]
+
+_REDACTING = RedactingLogFilter()
+
+
+def redact_all_records() -> None:
+    """Make every log record of this process redacted at creation (idempotent)."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "shipbot_redacting", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        _REDACTING.filter(record)
+        return record
+
+    factory.shipbot_redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 class JsonFormatter(logging.Formatter):
@@ -50,6 +71,7 @@ def configure_logging(
     for secret in secrets:
         if secret:
             register_secret(secret)
+    redact_all_records()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter()

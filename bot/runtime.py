@@ -12,6 +12,7 @@ from bot.audit_metrics import watch_audit
 from bot.deps import Deps
 from bot.hooks import build_hook_routes
 from bot.http import ReadinessCheck, build_http_app
+from bot.logging_setup import redact_all_records
 from bot.metrics import Metrics
 from bot.scheduler import build_scheduler, schedule_reports
 from bot.sender import make_render_handler
@@ -41,6 +42,7 @@ class Runtime:
         upgrade_sqlite: bool = True,
     ) -> None:
         token, signing_secret = settings.require_http_credentials()
+        redact_all_records()  # the output boundary for logs, whoever configured handlers
         self.settings = settings
         self.clock = clock or SystemClock()
         self.metrics = Metrics(version=shipbot_version())

@@ -94,8 +94,14 @@ _TOKENS = re.compile(
     r"|gh[pousr]_[A-Za-z0-9]{20,}"  # GitHub tokens
     r"|github_pat_[A-Za-z0-9_]{20,}"  # GitHub fine-grained tokens
     r"|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*"  # JWTs
+    r"|AIza[0-9A-Za-z_\-]{35}"  # Google API keys
+    r"|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe secret and restricted keys
+    r"|npm_[A-Za-z0-9]{36}"  # npm tokens
+    r"|glpat-[A-Za-z0-9_\-]{20,}"  # GitLab personal access tokens
     r")"
 )
+# A bare AWS secret access key: exactly 40 base64 characters standing alone.
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 # ``password=hunter2``, ``"client_secret": "..."``, ``AWS_SECRET_ACCESS_KEY=...``.
 _ASSIGNMENT = re.compile(
     r"(?i)(?<![A-Za-z0-9_.\-])([A-Za-z0-9_.\-]*?(?:token|secret|password|passwd|passphrase|"
@@ -113,6 +119,13 @@ def _basic(match: re.Match[str]) -> str:
     return f"{match.group(1)} {REDACTED}" if b":" in decoded else match.group(0)
 
 
+def _aws_secret(match: re.Match[str]) -> str:
+    # Git SHAs are 40 characters too: only mixed case with digits is a key's randomness.
+    value = match.group(0)
+    mixed = any(c.isupper() for c in value) and any(c.islower() for c in value)
+    return REDACTED if mixed and any(c.isdigit() for c in value) else value
+
+
 def _assignment(match: re.Match[str]) -> str:
     value = match.group(3)
     quote = value[0] if value[0] in "\"'" else ""
@@ -128,6 +141,7 @@ _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
     (_BEARER, rf"\1 {REDACTED}"),
     (_BASIC, _basic),
     (_TOKENS, REDACTED),
+    (_AWS_SECRET, _aws_secret),
     (_ASSIGNMENT, _assignment),
 )
 

@@ -137,7 +137,9 @@ def context(markdown: str) -> dict[str, Any]:
 
 
 def header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": text[:150]}}
+    # Escaped like mrkdwn: Slack reads entities in plain_text too, and a header is often
+    # built from a title someone typed.
+    return {"type": "header", "text": {"type": "plain_text", "text": escape(text)[:150]}}
 
 
 DIVIDER: dict[str, Any] = {"type": "divider"}

@@ -280,3 +280,26 @@ def test_log_filter_survives_a_bad_format_string_without_leaking(
     output = stream.getvalue()
     assert "bad %d format" in output
     assert "hunter2" not in output
+
+
+# --- the shared corpus (tests/secret_corpus.py), also posted end to end ---------------
+from tests.secret_corpus import READABLE, SECRETS  # noqa: E402
+
+
+def test_the_corpus_has_at_least_twenty_shapes() -> None:
+    assert len({secret.name for secret in SECRETS}) >= 20
+
+
+@pytest.mark.parametrize("secret", SECRETS, ids=lambda secret: secret.name)
+def test_every_corpus_secret_is_redacted(secret: object) -> None:
+    from tests.secret_corpus import Secret
+
+    assert isinstance(secret, Secret)
+    redacted = redact_text(secret.sentence)
+    assert secret.raw not in redacted
+    assert REDACTED in redacted
+
+
+@pytest.mark.parametrize("text", READABLE)
+def test_technical_text_stays_readable(text: str) -> None:
+    assert redact_text(text) == text

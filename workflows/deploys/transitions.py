@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 from sqlmodel import Session, col, select, update
 
+from workflows.boundary import fits_id
 from workflows.deploys.models import TERMINAL_STATES, Deploy, DeployState
 from workflows.errors import NotFound
 
@@ -13,9 +14,11 @@ from workflows.errors import NotFound
 def locked_deploy(*, session: Session, deploy_id: int) -> Deploy:
     """The deploy row, locked until commit on PostgreSQL (SQLite's write transaction
     already serialises), so two approvers' clicks are counted one after the other."""
-    deploy = session.exec(
-        select(Deploy).where(col(Deploy.id) == deploy_id).with_for_update()
-    ).first()
+    deploy = (
+        session.exec(select(Deploy).where(col(Deploy.id) == deploy_id).with_for_update()).first()
+        if fits_id(deploy_id)  # any other number names nothing (and overflows the driver)
+        else None
+    )
     if deploy is None:
         raise NotFound(f"There is no deploy #{deploy_id}.")
     return deploy
