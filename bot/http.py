@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.input_edge import shape_problem
 from bot.metrics import Metrics
 from workflows import boundary
 from workflows.store.db import Database
@@ -72,6 +73,9 @@ def parse_slack_request(
     if not isinstance(request.body, dict):
         return None
     boundary.clean_tree(request.body)  # the depth check; the middleware cleans the strings
+    problem = shape_problem(request.body)
+    if problem is not None:  # before Bolt, which indexes into these objects
+        raise boundary.InputRejected(problem)
     return request
 
 

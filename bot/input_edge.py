@@ -22,6 +22,32 @@ from workflows.redact import redact_text
 _CONTEXT_KEYS = ("user_id", "channel_id", "team_id", "enterprise_id", "actor_user_id")
 
 
+# Objects Slack always sends as JSON objects when present; Bolt and the listeners index
+# into them, so another type is refused here instead of failing deep inside.
+_OBJECTS = ("user", "team", "channel", "view", "container", "message", "event", "enterprise")
+
+
+def shape_problem(body: dict[str, Any]) -> str | None:
+    """Why ``body`` cannot be a Slack payload, or None. Only what Bolt relies on."""
+    for key in _OBJECTS:
+        if body.get(key) is not None and not isinstance(body[key], dict):
+            return f"'{key}' must be an object"
+    actions = body.get("actions")
+    if actions is not None and not (
+        isinstance(actions, list) and actions and all(isinstance(a, dict) for a in actions)
+    ):
+        return "'actions' must be a list of objects"
+    view = body.get("view") or {}
+    if body.get("type") in ("view_submission", "view_closed") and not (
+        isinstance(view.get("type"), str) and isinstance(view.get("callback_id"), str)
+    ):
+        return "a submitted view needs a type and a callback_id"
+    event = body.get("event") or {}
+    if body.get("type") == "event_callback" and not isinstance(event.get("type"), str):
+        return "an event needs a type"
+    return None
+
+
 def _ephemeral(text: str) -> BoltResponse:
     return BoltResponse(
         status=200,
@@ -95,6 +121,9 @@ def input_boundary(
         boundary.clean_in_place(body)
     except boundary.InputRejected as refused:
         return BoltResponse(status=400, body=refused.message)
+    problem = shape_problem(body)
+    if problem is not None:
+        return BoltResponse(status=400, body=problem)
     for key in _CONTEXT_KEYS:
         value = context.get(key)
         if isinstance(value, str):
