@@ -24,7 +24,10 @@ def user_error_text(error: UserError) -> str:
     text = f":warning: {error.message}"
     if error.hint:
         text += f"\n{error.hint}"
-    return text
+    # Refusals often quote what was typed (``There is no service `...` ``): a special
+    # mention in it (<!channel>, <!here>, <!subteam^...>) is made inert. shipbot's own
+    # texts never contain one, so nothing of ours is lost.
+    return text.replace("<!", "&lt;!")
 
 
 def internal_error_text(error_id: str) -> str:

@@ -35,7 +35,7 @@ from workflows import audit, boundary
 from workflows.store.db import Database
 from workflows.store.models import SlackMessage
 
-BROADCAST = re.compile(r"<!(?:channel|here|everyone|subteam\^)|<@U0DAVE")
+BROADCAST = re.compile(r"<!(?:channel|here|everyone|subteam\^)")
 _ID_PARAMS = frozenset({"channel", "user", "users", "ts", "thread_ts", "trigger_id", "view_id"})
 ERROR_ID = re.compile(r"error id", re.IGNORECASE)
 
