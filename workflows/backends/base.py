@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -88,6 +88,22 @@ class DeployBackend(Protocol):
 
     def cancel(self, target: DeployTarget, state: Mapping[str, Any]) -> bool:
         """Stop the deploy if the system allows it; False when it cannot be stopped."""
+        ...
+
+
+@runtime_checkable
+class FindsRuns(Protocol):
+    """Optional: a backend that can say whether it started a run for a deploy.
+
+    Asked when a deploy is found in phase ``starting`` after a crash: shipbot marked it
+    started, called ``start``, and died before storing the answer. The deploy id is the
+    idempotency key the backend filed the run under (a run directory, a workflow input,
+    an annotation)."""
+
+    def find_run(self, target: DeployTarget) -> Started | None:
+        """The run started for ``target`` (its state, as ``start`` would have returned
+        it), or None when the backend is certain none was started. Raise when it cannot
+        tell (the caller then asks a person)."""
         ...
 
 

@@ -148,6 +148,17 @@ class CommandDeployBackend:
         state = {"run_dir": str(run_dir), "runner_pid": int(launched.stdout)}
         return Started(state=state)
 
+    # -- find a run after a crash ----------------------------------------------------
+
+    def find_run(self, target: DeployTarget) -> Started | None:
+        """The run directory is named by the deploy id and made before the runner is
+        launched: if it exists, this deploy's run is there (``poll`` reads its outcome,
+        finished or not); if not, ``start`` never got as far as launching anything."""
+        run_dir = self.ports.state_dir.expanduser().resolve() / str(target.deploy_id)
+        if not run_dir.is_dir():
+            return None
+        return Started(state={"run_dir": str(run_dir)})
+
     # -- poll -----------------------------------------------------------------------
 
     def _run_dir(self, target: DeployTarget, state: Mapping[str, Any]) -> Path:

@@ -4,7 +4,9 @@ The job is re-entrant: every run loads the deploy, does one step and asks to com
 (``RetryLater``) until the deploy has finished. Starting is guarded so it happens at most
 once: the row moves ``approved -> running`` (phase ``starting``) and commits *before* the
 backend is called. A crash after that commit and before the backend's answer is stored
-is never retried blindly; the deploy fails with a message asking a person to look.
+is never retried blindly: the backend is asked what it started (``FindsRuns``) and the
+deploy goes on from that answer; only when it cannot tell does the deploy fail with a
+message asking a person to look.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ import httpx
 from sqlmodel import Session
 
 from workflows import audit
-from workflows.backends.base import BackendError, DeployBackend, DeployTarget, Progress, Status
+from workflows.backends.base import (
+    BackendError,
+    DeployBackend,
+    DeployTarget,
+    FindsRuns,
+    Progress,
+    Started,
+    Status,
+)
 from workflows.deploys import queries
 from workflows.deploys import views as deploy_views
 from workflows.deploys.models import Deploy, DeployKind, DeployState
@@ -77,12 +87,7 @@ class DeployRunner:
             return  # finished, cancelled before it started, or not approved yet
         phase = deploy.backend_state.get("phase")
         if phase == "starting":
-            self._finish(
-                deploy,
-                DeployState.failed,
-                error="shipbot stopped while the backend was being asked to start this "
-                "deploy, so it was not started again. Check the backend before retrying.",
-            )
+            self._recover_start(deploy)
         elif phase == "health":
             self._health(deploy)
         else:
@@ -124,6 +129,40 @@ class DeployRunner:
                 deploy, DeployState.failed, error=f"the backend did not start it: {detail}"
             )
             return
+        self._store_started(deploy, started)
+        raise RetryLater(self._interval(deploy), reason="poll the backend")
+
+    def _recover_start(self, deploy: Deploy) -> None:
+        """A crash came between marking the deploy started and storing the backend's
+        answer. Never start again; ask the backend what it started, and only when it
+        cannot tell, fail the deploy for a person to check."""
+        backend = self.runner.backend_for(deploy.service)
+        try:
+            if not isinstance(backend, FindsRuns):
+                raise LookupError(f"the {backend.name} backend cannot look runs up")
+            found = backend.find_run(_target(deploy))
+        except Exception as error:  # whatever the reason, the backend cannot tell
+            log.warning("deploy %s: could not look up its run: %s", deploy.id, error)
+            self._finish(
+                deploy,
+                DeployState.failed,
+                error="shipbot stopped while the backend was being asked to start this "
+                "deploy, so it was not started again, and the backend cannot tell whether "
+                "it ran. Check the backend before retrying.",
+            )
+            return
+        if found is None:
+            self._finish(
+                deploy,
+                DeployState.failed,
+                error="shipbot stopped before the backend started this deploy; nothing "
+                "ran. Ask again to deploy it.",
+            )
+            return
+        self._store_started(deploy, found)
+        raise RetryLater(timedelta(0), reason="poll the run found after a restart")
+
+    def _store_started(self, deploy: Deploy, started: Started) -> None:
         with self.database.transaction() as session:
             row = locked_deploy(session=session, deploy_id=deploy.id or 0)
             row.backend_state = {**dict(started.state), "phase": "polling", "poll_failures": 0}
@@ -131,7 +170,6 @@ class DeployRunner:
             row.updated_at = self.ports.clock.now()
             session.add(row)
             deploy_views.show_all(session=session, clock=self.ports.clock, deploy=row)
-        raise RetryLater(self._interval(deploy), reason="poll the backend")
 
     def _interval(self, deploy: Deploy) -> timedelta:
         return self.ports.config.services[deploy.service].deploy.poll_interval

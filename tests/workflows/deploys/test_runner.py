@@ -53,15 +53,23 @@ def fast_rollout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # the example's argv is relative to the repository
 
 
+class FindingBackend(CountingBackend):
+    """A counting backend that also passes ``find_run`` on (``FindsRuns``)."""
+
+    def find_run(self, target: DeployTarget) -> Started | None:
+        inner = self.inner
+        assert isinstance(inner, CommandDeployBackend)
+        return inner.find_run(target)
+
+
 def _runner(
-    database: Database, ports: Ports, state_dir: Path
+    database: Database, ports: Ports, state_dir: Path, *, finds_runs: bool = False
 ) -> tuple[DeployRunner, CountingBackend]:
-    backend = CountingBackend(
-        CommandDeployBackend(
-            ports.config.services["web"].deploy,  # type: ignore[arg-type]
-            ports=BackendPorts(state_dir=state_dir),
-        )
+    command = CommandDeployBackend(
+        ports.config.services["web"].deploy,  # type: ignore[arg-type]
+        ports=BackendPorts(state_dir=state_dir),
     )
+    backend = FindingBackend(command) if finds_runs else CountingBackend(command)
     runner = DeployRunner(
         database=database,
         runner=RunnerPorts(ports=ports, backend_for=lambda _: backend, http=httpx.Client),
@@ -146,6 +154,7 @@ def test_a_crash_between_marking_running_and_the_backends_answer_fails_safe(
     runner.handle(_context(database, ports, deploy.id or 0))
     failed = _state(database, deploy.id or 0)
     assert failed.state == "failed" and "not started again" in (failed.error or "")
+    assert "cannot tell" in (failed.error or "")  # this backend cannot look runs up
     assert backend.starts == 0
 
 
