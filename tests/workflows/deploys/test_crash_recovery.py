@@ -52,23 +52,3 @@ def test_a_deploy_killed_right_after_start_ends_as_its_rollout_did(
         assert finished.state == expected, (run, finished.state, finished.error)
         outcomes.append(finished.state)
     assert outcomes.count("succeeded") == 16 and outcomes.count("failed") == 4
-
-
-def test_a_crash_before_the_run_existed_fails_saying_nothing_ran(
-    database: Database, ports: Ports, tmp_path: Path
-) -> None:
-    from workflows.store.deploy_models import Deploy
-
-    deploy = ask(database, ports, "web 1.2.3 staging")
-    with database.transaction() as session:
-        row = session.get(Deploy, deploy.id)
-        assert row is not None
-        row.state, row.backend_state = "running", {"phase": "starting"}
-        session.add(row)
-    runner, backend = _runner(database, ports, tmp_path, finds_runs=True)
-    runner.handle(_context(database, ports, deploy.id or 0))
-    with database.read_session() as session:
-        failed = session.get(Deploy, deploy.id)
-        assert failed is not None
-    assert failed.state == "failed" and "nothing ran" in (failed.error or "")
-    assert backend.starts == 0

@@ -141,20 +141,25 @@ def test_two_workers_racing_on_one_approved_deploy_start_it_once(
     assert backend.starts == 1
 
 
+@pytest.mark.parametrize(
+    ("finds_runs", "said"),
+    [(False, "the backend cannot tell"), (True, "nothing ran")],
+)
 def test_a_crash_between_marking_running_and_the_backends_answer_fails_safe(
-    database: Database, ports: Ports, tmp_path: Path
+    database: Database, ports: Ports, tmp_path: Path, finds_runs: bool, said: str
 ) -> None:
+    """No run was started: a backend that can look runs up says nothing ran; one that
+    cannot leaves it to a person. Neither starts the deploy again."""
     deploy = ask(database, ports, "web 1.2.3 staging")
     with database.transaction() as session:
         row = session.get(Deploy, deploy.id)
         assert row is not None
         row.state, row.backend_state = "running", {"phase": "starting"}
         session.add(row)
-    runner, backend = _runner(database, ports, tmp_path)
+    runner, backend = _runner(database, ports, tmp_path, finds_runs=finds_runs)
     runner.handle(_context(database, ports, deploy.id or 0))
     failed = _state(database, deploy.id or 0)
-    assert failed.state == "failed" and "not started again" in (failed.error or "")
-    assert "cannot tell" in (failed.error or "")  # this backend cannot look runs up
+    assert failed.state == "failed" and said in (failed.error or "")
     assert backend.starts == 0
 
 
