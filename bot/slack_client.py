@@ -88,7 +88,7 @@ class MeteredWebClient(WebClient):
             if self._metrics is not None:
                 self._metrics.slack_api_calls.labels(method=api_method, status=status).inc()
 
-    def files_upload_v2(self, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+    def files_upload_v2(self, **kwargs: Any) -> SlackResponse:
         # The file body goes to an upload URL, not through ``api_call``: redact it here.
         for name in _UPLOAD_TEXT:
             if isinstance(kwargs.get(name), str):
