@@ -25,7 +25,6 @@ from workflows.backends.base import (
     BackendError,
     DeployBackend,
     DeployTarget,
-    FindsRuns,
     Progress,
     Started,
     Status,
@@ -33,6 +32,7 @@ from workflows.backends.base import (
 from workflows.deploys import queries
 from workflows.deploys import views as deploy_views
 from workflows.deploys.models import Deploy, DeployKind, DeployState
+from workflows.deploys.recovery import find_started_run
 from workflows.deploys.requests import DeployAsk, Ports, request_deploy
 from workflows.deploys.transitions import locked_deploy, transition
 from workflows.errors import UserError
@@ -134,33 +134,12 @@ class DeployRunner:
 
     def _recover_start(self, deploy: Deploy) -> None:
         """A crash came between marking the deploy started and storing the backend's
-        answer. Never start again; ask the backend what it started, and only when it
-        cannot tell, fail the deploy for a person to check."""
-        backend = self.runner.backend_for(deploy.service)
-        try:
-            if not isinstance(backend, FindsRuns):
-                raise LookupError(f"the {backend.name} backend cannot look runs up")
-            found = backend.find_run(_target(deploy))
-        except Exception as error:  # whatever the reason, the backend cannot tell
-            log.warning("deploy %s: could not look up its run: %s", deploy.id, error)
-            self._finish(
-                deploy,
-                DeployState.failed,
-                error="shipbot stopped while the backend was being asked to start this "
-                "deploy, so it was not started again, and the backend cannot tell whether "
-                "it ran. Check the backend before retrying.",
-            )
-            return
-        if found is None:
-            self._finish(
-                deploy,
-                DeployState.failed,
-                error="shipbot stopped before the backend started this deploy; nothing "
-                "ran. Ask again to deploy it.",
-            )
-            return
-        self._store_started(deploy, found)
-        raise RetryLater(timedelta(0), reason="poll the run found after a restart")
+        answer: never start again, go on from what the backend says it started."""
+        found = find_started_run(self.runner.backend_for(deploy.service), _target(deploy))
+        if isinstance(found, Started):
+            self._store_started(deploy, found)
+            raise RetryLater(timedelta(0), reason="poll the run found after a restart")
+        self._finish(deploy, DeployState.failed, error=found)
 
     def _store_started(self, deploy: Deploy, started: Started) -> None:
         with self.database.transaction() as session:
