@@ -53,11 +53,18 @@ def required_scopes() -> set[str]:
     return {scope for scope in METHOD_SCOPES.values() if scope} | set(EXTRA_SCOPES)
 
 
-# Keyword arguments of ``api_call`` that carry what the bot sends (the token travels in
-# a header and is never among them).
+# Keyword arguments of ``api_call`` that carry what the bot sends.
 _OUTGOING = ("json", "params", "data")
 # Text arguments of ``files_upload_v2`` whose content goes to Slack outside ``api_call``.
 _UPLOAD_TEXT = ("content", "title", "filename", "initial_comment", "alt_txt", "snippet_type")
+
+
+def _redacted_arguments(arguments: Any) -> Any:
+    """Every argument redacted except ``token``: some methods (apps.connections.open with
+    the app-level token) send their credential as a parameter, and it must reach Slack."""
+    if not isinstance(arguments, dict):
+        return redact(arguments)
+    return {key: value if key == "token" else redact(value) for key, value in arguments.items()}
 
 
 class MeteredWebClient(WebClient):
@@ -75,7 +82,7 @@ class MeteredWebClient(WebClient):
             log.error("Slack method %s is not declared in METHOD_SCOPES / the manifest", api_method)
         for name in _OUTGOING:
             if kwargs.get(name) is not None:
-                kwargs[name] = redact(kwargs[name])
+                kwargs[name] = _redacted_arguments(kwargs[name])
         status = "error"
         try:
             response = super().api_call(api_method, *args, **kwargs)
