@@ -31,13 +31,13 @@ from starlette.testclient import TestClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.sandbox.slack_api import FakeSlackApi  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
 from bot.hooks import AlertMetrics, build_hook_routes  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.sandbox.seed import seed_workspace  # noqa: E402
 from bot.sandbox.signing import SlackRequestSigner, slash_command_body  # noqa: E402
-from bot.sandbox.slack_api import FakeSlackApi  # noqa: E402
 from tests.e2e.conftest import SIGNING_SECRET, settings_for  # noqa: E402
 from tests.fuzz.hook_bodies import hook_bodies  # noqa: E402
 from tests.fuzz.strategies import slash_commands  # noqa: E402
