@@ -29,7 +29,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_up(url: str, process: subprocess.Popen[bytes], *, timeout: float = 30) -> float:
+def wait_up(url: str, process: subprocess.Popen[bytes], *, timeout: float = 120) -> float:
     """Seconds from now until ``url``/healthz answers 200."""
     began = time.perf_counter()
     while time.perf_counter() - began < timeout:
