@@ -41,7 +41,7 @@ def _queued(gate: WriteGate) -> int:
 
 
 def test_a_waiting_request_writes_before_a_waiting_job() -> None:
-    gate = WriteGate(timeout=SETTLE)
+    gate = WriteGate(timeout=SETTLE, background_patience=SETTLE)
     gate.acquire(1)
     order: list[int] = []
     job = _waiter(gate, 2, order, background=True)
@@ -52,6 +52,20 @@ def test_a_waiting_request_writes_before_a_waiting_job() -> None:
     job.join(SETTLE)
     request.join(SETTLE)
     assert order == [3, 2]
+
+
+def test_a_job_that_waited_past_its_patience_goes_first() -> None:
+    gate = WriteGate(timeout=SETTLE, background_patience=0.0)
+    gate.acquire(1)
+    order: list[int] = []
+    job = _waiter(gate, 2, order, background=True)
+    _until(lambda: _queued(gate) == 1)
+    request = _waiter(gate, 3, order, background=False)
+    _until(lambda: _queued(gate) == 2)
+    gate.release(1)
+    job.join(SETTLE)
+    request.join(SETTLE)
+    assert order == [2, 3]
 
 
 def test_only_the_holder_frees_the_gate() -> None:

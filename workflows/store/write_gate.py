@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -37,16 +38,21 @@ def is_background_thread() -> bool:
 @dataclass
 class _Waiter:
     owner: int
+    since: float = field(default_factory=time.monotonic)
     granted: threading.Event = field(default_factory=threading.Event)
 
 
 class WriteGate:
     """At most one writing connection of this process at a time: first come, first served,
-    foreground before background. The gate is handed to the next waiter directly (no
+    foreground before background (unless a background writer has waited longer than its
+    patience). The gate is handed to the next waiter directly (no
     herd of woken threads racing for it under the GIL)."""
 
-    def __init__(self, *, timeout: float) -> None:
+    def __init__(self, *, timeout: float, background_patience: float = 1.0) -> None:
         self._lock = threading.Lock()
+        # A job waits at most this long behind requests: a burst must not starve the
+        # worker (its lease heartbeats write too) until it gives up on the gate.
+        self._patience = background_patience
         self._owner: int | None = None
         self._foreground: deque[_Waiter] = deque()
         self._background: deque[_Waiter] = deque()
@@ -70,7 +76,6 @@ class WriteGate:
             queue.remove(waiter)
         log.warning("SQLite write gate busy for %ss; going ahead", self._timeout)
 
-
     def release(self, owner: int) -> None:
         """Hand the gate to the next waiter if connection ``owner`` holds it (a no-op
         otherwise, e.g. the pool's rollback of a connection that only read)."""
@@ -78,6 +83,8 @@ class WriteGate:
             if self._owner != owner:
                 return
             queue = self._foreground or self._background
+            if self._background and time.monotonic() - self._background[0].since > self._patience:
+                queue = self._background
             if not queue:
                 self._owner = None
                 return
