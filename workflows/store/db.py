@@ -59,6 +59,12 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    _gate_writes(engine)
+    return engine
+
+
+def _gate_writes(engine: Engine) -> None:
+    """Queue this engine's write transactions at a ``WriteGate`` (see write_gate.py)."""
     gate = WriteGate(timeout=SQLITE_BUSY_TIMEOUT)
 
     @event.listens_for(engine, "begin")
@@ -98,8 +104,6 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     @event.listens_for(engine, "invalidate")
     def _on_gone(dbapi_connection: Any, *_: Any) -> None:
         gate.release(id(dbapi_connection))
-
-    return engine
 
 
 def _raw(connection: Any) -> Any:
