@@ -259,16 +259,7 @@ def time_reports(database: Database, config: ShipbotConfig, repeat: int = 3) -> 
         times = []
         for _ in range(repeat):
             started = time.perf_counter()
-            with database.read_session() as session:
-                compute_figures(
-                    session=session,
-                    config=config,
-                    kind=kind,
-                    report_name=kind,
-                    fire_time=END,
-                    timezone="Europe/Berlin",
-                    params={},
-                )
+            compute(database, config, kind)
             times.append(time.perf_counter() - started)
         print(f"  {kind:<18} first {times[0]:7.3f} s   best of {repeat} {min(times):7.3f} s")
         if kind == "dora":

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import text
 
 from workflows.store.db import Database
@@ -40,32 +41,23 @@ def _queued(gate: WriteGate) -> int:
     return len(gate._foreground) + len(gate._background)
 
 
-def test_a_waiting_request_writes_before_a_waiting_job() -> None:
-    gate = WriteGate(timeout=SETTLE, background_patience=SETTLE)
+@pytest.mark.parametrize(
+    ("patience", "order"),
+    [(SETTLE, [3, 2]), (0.0, [2, 3])],
+    ids=["a waiting request writes before a waiting job", "unless the job waited too long"],
+)
+def test_foreground_first_within_the_jobs_patience(patience: float, order: list[int]) -> None:
+    gate = WriteGate(timeout=SETTLE, background_patience=patience)
     gate.acquire(1)
-    order: list[int] = []
-    job = _waiter(gate, 2, order, background=True)
+    seen: list[int] = []
+    job = _waiter(gate, 2, seen, background=True)
     _until(lambda: _queued(gate) == 1)
-    request = _waiter(gate, 3, order, background=False)
+    request = _waiter(gate, 3, seen, background=False)
     _until(lambda: _queued(gate) == 2)
     gate.release(1)
     job.join(SETTLE)
     request.join(SETTLE)
-    assert order == [3, 2]
-
-
-def test_a_job_that_waited_past_its_patience_goes_first() -> None:
-    gate = WriteGate(timeout=SETTLE, background_patience=0.0)
-    gate.acquire(1)
-    order: list[int] = []
-    job = _waiter(gate, 2, order, background=True)
-    _until(lambda: _queued(gate) == 1)
-    request = _waiter(gate, 3, order, background=False)
-    _until(lambda: _queued(gate) == 2)
-    gate.release(1)
-    job.join(SETTLE)
-    request.join(SETTLE)
-    assert order == [2, 3]
+    assert seen == order
 
 
 def test_only_the_holder_frees_the_gate() -> None:
