@@ -1,12 +1,24 @@
-"""How fast `shipbot serve` acknowledges signed slash commands, beside a bare Bolt app.
+"""How fast `shipbot serve` acknowledges writes, beside a truly bare Bolt app.
 
-Starts `shipbot serve` (SQLite, the example config, the loopback Slack emulator) and
-bench/bare_bolt.py in their own processes, sends signed `/shipbot help` at concurrency
-1, 10 and 50 over loopback, and prints p50/p95/p99 per server and our/bare ratio.
+For each database (SQLite file, and PostgreSQL when SHIPBOT_TEST_POSTGRES_URL is set) it
+starts `shipbot serve` (a config of 400 services, the `command` backend running `true`,
+the loopback Slack emulator) and bench/bare_bolt.py (Bolt's own Starlette adapter on
+uvicorn, listeners that only ack), then sends signed requests at concurrency 1, 10 and 50:
 
-    .venv/bin/python bench/ack_latency.py [--requests 400]
+- deploy:   `/deploy svcN 1.0.N to staging` (a new service each time: intent, audit entry,
+            render and run jobs in one transaction; the worker then runs `true`)
+- approve:  an Approve click on a production deploy waiting for one approval
+- incident: `/incident declare SEV4 ...`
 
-The client runs in this process on the same 2 cores, so absolute figures include its
+and prints p50/p95/p99/max per kind, failures, requests over 3 s, and p99 over bare's p99.
+Afterwards it checks the store: every acked deploy request is exactly one deploy, every
+acked click exactly one approval, every acked declare exactly one incident.
+
+    .venv/bin/python bench/ack_latency.py [--requests 175] [--layout inline|split]
+
+`--layout split` runs `shipbot serve --no-worker` plus a second `shipbot serve` process that
+only runs the worker and scheduler (the production layout in docs/performance.md). The
+client threads run in this process on the same cores, so absolute figures include their
 cost; the ratio compares the two servers under the same load.
 """
 
@@ -14,171 +26,223 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import httpx
+import yaml
+from ack_load import (  # a sibling script module: bench/ is on sys.path
+    APPROVER,
+    HEADER,
+    REQUESTER,
+    approve_body,
+    deploy_body,
+    free_port,
+    incident_body,
+    line,
+    rss_mb,
+    run_load,
+    server_env,
+    wait_up,
+)
+from sqlalchemy import bindparam, create_engine, text
 
-from bot.sandbox.signing import sign, slash_command_body
+from bot.sandbox.seed import seed_workspace
 from bot.sandbox.slack.api import FakeSlackApi
+from workflows.config import ShipbotConfig, parse_config
+from workflows.store.scratch import scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET = "bench-signing-secret"
-FORM = "application/x-www-form-urlencoded"
+SHIPBOT = str(Path(sys.executable).with_name("shipbot"))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def run_load(url: str, *, concurrency: int, requests: int) -> tuple[list[float], int]:
-    """Each thread sends its share of fresh, signed commands back to back."""
-    latencies: list[float] = []
-    failures = 0
-    lock = threading.Lock()
-    per_thread = max(1, requests // concurrency)
-    start = threading.Barrier(concurrency)
-
-    def worker() -> None:
-        nonlocal failures
-        with httpx.Client(base_url=url, timeout=10) as client:
-            start.wait()
-            for _ in range(per_thread):
-                body = slash_command_body(
-                    command="/shipbot", text="help", user_id="U0ALICE", channel_id="C0DEPLOYS"
-                )
-                headers = {**sign(body, signing_secret=SECRET), "content-type": FORM}
-                began = time.perf_counter()
-                response = client.post("/slack/events", content=body, headers=headers)
-                elapsed = time.perf_counter() - began
-                with lock:
-                    if response.status_code == 200:
-                        latencies.append(elapsed)
-                    else:
-                        failures += 1
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies, failures
-
-
-def start_shipbot(tmp: Path, slack_url: str) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": slack_url,
-        "SHIPBOT_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
-        "SHIPBOT_CONFIG": str(ROOT / "examples" / "shipbot.yaml"),
-        "SHIPBOT_PORT": str(port),
-        "SHIPBOT_HOST": "127.0.0.1",
-        "SHIPBOT_LOG_LEVEL": "WARNING",
+def write_config(path: Path, services: int) -> ShipbotConfig:
+    config = {
+        "users": {REQUESTER: {"name": "alice"}, APPROVER: {"name": "bob"}},
+        "groups": {"sre": {"users": [APPROVER]}},
+        "environments": {
+            "staging": {"order": 1},
+            "production": {
+                "order": 2,
+                "approval": {"required": 1, "from_groups": ["sre"], "ttl": "4h"},
+                "requires_success_in": None,
+            },
+        },
+        "services": {
+            f"svc{n}": {"deploy": {"backend": "command", "argv": ["true"], "poll_interval": "1s"}}
+            for n in range(services)
+        },
+        "incidents": {"announce_channel": "incidents", "block_deploys_severities": []},
+        "channels": {"deploys": "C0DEPLOYS", "approvals": "C0APPROVE", "incidents": "C0INCIDNT"},
     }
-    shipbot = str(Path(sys.executable).with_name("shipbot"))
-    process = subprocess.Popen([shipbot, "serve"], env=env, cwd=ROOT)
-    return f"http://127.0.0.1:{port}", process
+    path.write_text(yaml.safe_dump(config))
+    return parse_config(path.read_text(), environ={})
 
 
-def start_bare(slack_url: str) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bare_bolt.py"),
-            "--port",
-            str(port),
-            "--signing-secret",
-            SECRET,
-            "--slack-url",
-            slack_url,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+@contextmanager
+def process(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    child = subprocess.Popen(argv, env=env, cwd=ROOT)
+    try:
+        yield child
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def start_servers(
+    stack: ExitStack, *, name: str, database_url: str, config: Path, slack_url: str, layout: str
+) -> tuple[dict[str, str], dict[str, int]]:
+    """The URL of each server, and the process id of each (the worker's too)."""
+    env = server_env(
+        SLACK_BOT_TOKEN="xoxb-bench",
+        SLACK_API_URL=slack_url,
+        SHIPBOT_DATABASE_URL=database_url,
+        SHIPBOT_CONFIG=str(config),
+        SHIPBOT_HOST="127.0.0.1",
+        SHIPBOT_LOG_LEVEL="WARNING",
+        SHIPBOT_STATE_DIR=str(config.parent / "state"),
     )
-    return f"http://127.0.0.1:{port}", process
+    urls: dict[str, str] = {}
+    pids: dict[str, int] = {}
+    port = free_port()
+    serve = [SHIPBOT, "serve"] + (["--no-worker", "--no-scheduler"] if layout == "split" else [])
+    child = stack.enter_context(process(serve, {**env, "SHIPBOT_PORT": str(port)}))
+    urls["shipbot"], pids["shipbot"] = f"http://127.0.0.1:{port}", child.pid
+    healthy = wait_up(urls["shipbot"], child)
+    time.sleep(2)  # idle: migrations done, worker and scheduler polling, no requests yet
+    print(
+        f"{name}: `shipbot {' '.join(serve[1:])}` healthy after {healthy:.2f} s "
+        f"(goal < 2 s), idle RSS {rss_mb(child.pid):.0f} MB (goal < 150 MB)",
+        flush=True,
+    )
+    if layout == "split":
+        worker_port = free_port()
+        worker = stack.enter_context(
+            process([SHIPBOT, "serve"], {**env, "SHIPBOT_PORT": str(worker_port)})
+        )
+        wait_up(f"http://127.0.0.1:{worker_port}", worker)
+        pids["worker"] = worker.pid
+    port = free_port()
+    bare = [sys.executable, str(ROOT / "bench" / "bare_bolt.py"), "--port", str(port)]
+    bare += ["--signing-secret", "bench-signing-secret", "--slack-url", slack_url]
+    child = stack.enter_context(process(bare, {**os.environ}))
+    urls["bare"], pids["bare"] = f"http://127.0.0.1:{port}", child.pid
+    wait_up(urls["bare"], child)
+    return urls, pids
+
+
+def awaiting_approval(database_url: str, first: int, count: int) -> list[tuple[int, str]]:
+    engine = create_engine(database_url)
+    services = [f"svc{n}" for n in range(first, first + count)]
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT id, version FROM deploys WHERE environment = 'production' "
+                "AND state = 'awaiting_approval' AND service IN :services ORDER BY id"
+            ).bindparams(bindparam("services", expanding=True)),
+            {"services": services},
+        ).all()
+    engine.dispose()
+    return [(int(row[0]), str(row[1])) for row in rows]
+
+
+def check_store(database_url: str, acked: dict[str, int]) -> list[str]:
+    """Each acked request is exactly one stored object: compare counts and duplicates."""
+    engine = create_engine(database_url)
+    queries = {
+        "deploy": "SELECT count(*), count(DISTINCT service) FROM deploys "
+        "WHERE environment = 'staging'",
+        "approve": "SELECT count(*), count(DISTINCT deploy_id) FROM deploy_approvals "
+        f"WHERE approver = '{APPROVER}'",
+        "incident": "SELECT count(*), count(DISTINCT title) FROM incidents",
+    }
+    problems = []
+    with engine.connect() as connection:
+        for kind, query in queries.items():
+            total, distinct = connection.execute(text(query)).one()
+            print(f"  stored {kind:<9} {total:>5} ({distinct} distinct) for {acked[kind]} acks")
+            if total != acked[kind] or distinct != total:
+                problems.append(f"{kind}: {acked[kind]} acked, {total} stored, {distinct} distinct")
+    engine.dispose()
+    return problems
+
+
+def run_database(name: str, database_url: str, args: argparse.Namespace) -> list[str]:
+    levels = [int(level) for level in args.levels.split(",")]
+    counts = {level: min(args.requests, 50) if level == 1 else args.requests for level in levels}
+    services = sum(counts.values())
+    acked = {"deploy": 0, "approve": 0, "incident": 0}
+    with tempfile.TemporaryDirectory() as tmp, FakeSlackApi() as slack, ExitStack() as stack:
+        config = Path(tmp) / "shipbot.yaml"
+        seed_workspace(slack, write_config(config, services))
+        urls, _ = start_servers(
+            stack,
+            name=name,
+            database_url=database_url,
+            config=config,
+            slack_url=slack.url,
+            layout=args.layout,
+        )
+        run_load(urls["bare"], deploy_body(0, "staging"), concurrency=4, count=40)  # warm up
+        offset = 0
+        for level in levels:
+            count = counts[level]
+            # Production deploys wait for one approval: the clicks of this level approve them.
+            setup = run_load(
+                urls["shipbot"], deploy_body(offset, "production"), concurrency=5, count=count
+            )
+            if setup.failures:
+                print(f"  ({setup.failures} production requests for the approval phase failed)")
+            pending = awaiting_approval(database_url, offset, count)
+            kinds = {
+                "deploy": deploy_body(offset, "staging"),
+                "approve": approve_body(pending),
+                "incident": incident_body(offset),
+            }
+            for kind, body in kinds.items():
+                n = len(pending) if kind == "approve" else count
+                bare = run_load(urls["bare"], body, concurrency=level, count=n)
+                ours = run_load(urls["shipbot"], body, concurrency=level, count=n)
+                acked[kind] += len(ours.acked)
+                print(line(name, kind, level, "bare", bare, None))
+                print(line(name, kind, level, "shipbot", ours, bare), flush=True)
+            offset += count
+        time.sleep(1)
+        return check_store(database_url, acked)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--requests", type=int, default=400, help="requests per level (default 400)"
-    )
+    parser.add_argument("--requests", type=int, default=175, help="requests per kind and level")
     parser.add_argument("--levels", default="1,10,50", help="concurrency levels (default 1,10,50)")
+    parser.add_argument("--layout", choices=("inline", "split"), default="inline")
+    parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
     args = parser.parse_args()
-    levels = [int(level) for level in args.levels.split(",")]
-
-    with tempfile.TemporaryDirectory() as tmp, FakeSlackApi() as slack:
-        servers: dict[str, tuple[str, subprocess.Popen[bytes]]] = {
-            "shipbot": start_shipbot(Path(tmp), slack.url),
-            "bare": start_bare(slack.url),
-        }
-        try:
-            for url, process in servers.values():
-                wait_up(url, process)
-                run_load(url, concurrency=4, requests=80)  # warm up imports and connections
-            print(
-                f"{'server':<8} {'conc':>4} {'n':>5} {'fail':>4} {'p50 ms':>8} {'p95 ms':>8} "
-                f"{'p99 ms':>8} {'mean ms':>8}"
-            )
-            summary: dict[tuple[str, int], dict[str, float]] = {}
-            for level in levels:
-                for name, (url, _) in servers.items():
-                    latencies, failures = run_load(url, concurrency=level, requests=args.requests)
-                    figures = {q: percentile(latencies, q) * 1000 for q in (50, 95, 99)}
-                    figures["mean"] = statistics.fmean(latencies) * 1000
-                    summary[(name, level)] = figures
-                    print(
-                        f"{name:<8} {level:>4} {len(latencies):>5} {failures:>4} "
-                        f"{figures[50]:>8.2f} {figures[95]:>8.2f} {figures[99]:>8.2f} "
-                        f"{figures['mean']:>8.2f}",
-                        flush=True,
-                    )
-            print("\nratio shipbot/bare (lower is better, 1.00 = no overhead over bare Bolt)")
-
-            def ratio(level: int, q: float | str) -> float:
-                return summary[("shipbot", level)][q] / summary[("bare", level)][q]
-
-            for level in levels:
-                print(
-                    f"  concurrency {level:>3}: p50 {ratio(level, 50):.2f}  "
-                    f"p95 {ratio(level, 95):.2f}  p99 {ratio(level, 99):.2f}"
-                )
-        finally:
-            for _, process in servers.values():
-                process.terminate()
-                process.wait(timeout=15)
+    print(f"layout: {args.layout}\n{HEADER}")
+    problems: list[str] = []
+    if args.only != "postgresql":
+        with tempfile.TemporaryDirectory() as tmp:
+            problems += run_database("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args)
+    postgres = os.environ.get("SHIPBOT_TEST_POSTGRES_URL")
+    if args.only != "sqlite":
+        if not postgres:
+            print("postgresql: skipped (SHIPBOT_TEST_POSTGRES_URL not set)")
+        else:
+            with scratch_postgres(postgres, prefix="bench_ack") as database:
+                problems += run_database("postgresql", database.url, args)
+    print(
+        "store check:",
+        "every acked request is exactly one stored object" if not problems else "; ".join(problems),
+    )
 
 
 if __name__ == "__main__":

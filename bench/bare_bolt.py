@@ -1,22 +1,26 @@
-"""A bare Bolt app that only acks `/shipbot`, on shipbot's own server stack (uvicorn,
-Starlette, Bolt dispatch in the thread pool): the baseline for bench/ack_latency.py."""
+"""A truly bare Bolt app, the baseline of bench/ack_latency.py: Bolt's own Starlette
+adapter (``slack_bolt.adapter.starlette.SlackRequestHandler``) on uvicorn, one listener per
+request kind the bench sends that only acks. No shipbot code runs in this process.
+
+    python bench/bare_bolt.py --port 3001 --signing-secret S --slack-url http://...
+"""
 
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
+from typing import Any
 
+import uvicorn
 from slack_bolt import Ack, App
+from slack_bolt.adapter.starlette import SlackRequestHandler
 from slack_sdk import WebClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from bot.http import build_http_app
-from bot.metrics import Metrics
-from bot.server_thread import GracefulServer
-from workflows.store.db import Database
 
-
-def build(signing_secret: str, slack_url: str, database_path: Path):  # type: ignore[no-untyped-def]
+def build(signing_secret: str, slack_url: str) -> Starlette:
     # Bolt's authorization calls auth.test once; it goes to the emulator, as shipbot's does.
     app = App(
         signing_secret=signing_secret,
@@ -25,32 +29,43 @@ def build(signing_secret: str, slack_url: str, database_path: Path):  # type: ig
         process_before_response=True,
     )
 
-    @app.command("/shipbot")
     def ack_only(ack: Ack) -> None:
-        ack(text="ok")
+        ack()
 
-    return build_http_app(
-        bolt_app=app,
-        signing_secret=signing_secret,
-        database=Database(f"sqlite:///{database_path}"),
-        metrics=Metrics(),
+    # The bench sends these three kinds; each gets the same do-nothing listener.
+    app.command("/deploy")(ack_only)
+    app.command("/incident")(ack_only)
+    app.action("deploy.approve")(ack_only)
+    handler = SlackRequestHandler(app)
+
+    async def events(request: Request) -> Response:
+        response: Any = await handler.handle(request)
+        return response  # type: ignore[no-any-return]
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
     )
 
 
 def main() -> None:
-    import uvicorn
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--signing-secret", required=True)
     parser.add_argument("--slack-url", required=True)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        http = build(args.signing_secret, args.slack_url, Path(tmp) / "bare.db")
-        config = uvicorn.Config(
-            http, host="127.0.0.1", port=args.port, log_config=None, access_log=False
-        )
-        GracefulServer(config).run()
+    uvicorn.run(
+        build(args.signing_secret, args.slack_url),
+        host="127.0.0.1",
+        port=args.port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

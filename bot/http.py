@@ -86,7 +86,7 @@ def build_http_app(
     database: Database,
     metrics: Metrics,
     extra_routes: list[BaseRoute] | None = None,
-    threads: int = 64,
+    threads: int = 8,
     readiness_checks: Sequence[ReadinessCheck] = (),
 ) -> Starlette:
     """``readiness_checks`` is read at each probe, so a caller may add to a list it passed

@@ -95,6 +95,7 @@ class Runtime:
             metrics=self.metrics,
             extra_routes=build_hook_routes(self.deps),
             readiness_checks=self.readiness_checks,
+            threads=settings.http_threads,
         )
         self.scheduler = build_scheduler(database=self.database, clock=self.clock)
         schedule_reports(self.scheduler, self.deps)

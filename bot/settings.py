@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     worker_threads: int = Field(
         default=4, ge=1, le=64, validation_alias=_env("SHIPBOT_WORKER_THREADS")
     )
+    # Slack requests and webhooks handled at once; more wait on the event loop, costing no
+    # CPU. Few threads keep the one holding the write lock from queueing for the GIL
+    # behind dozens of others (docs/performance.md).
+    http_threads: int = Field(
+        default=8, ge=1, le=256, validation_alias=_env("SHIPBOT_HTTP_THREADS")
+    )
     log_level: str = Field(default="INFO", validation_alias=_env("SHIPBOT_LOG_LEVEL"))
     log_format: Literal["text", "json"] = Field(
         default="text",

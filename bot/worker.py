@@ -24,6 +24,7 @@ from workflows.clock import Clock
 from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater
 from workflows.store.db import Database
 from workflows.store.models import Job, JobState
+from workflows.store.write_gate import mark_background_thread
 
 __all__ = ["JobContext", "JobHandler", "PermanentJobError", "RetryLater", "Worker"]
 
@@ -72,6 +73,7 @@ class _LeaseKeeper:
         self._thread.join()
 
     def _run(self) -> None:
+        mark_background_thread()
         while not self._stop.wait(self._interval):
             try:
                 if not self._renew():
@@ -220,6 +222,8 @@ class Worker:
             self._wake.notify_all()
 
     def _loop(self, owner: str) -> None:
+        # Jobs can wait; a Slack request waiting for SQLite's write lock cannot.
+        mark_background_thread()
         idle_backoff = self.poll_interval
         while not self._stopping.is_set():
             with self._wake:

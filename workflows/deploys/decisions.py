@@ -107,6 +107,9 @@ def decide(
     else:
         deploy.updated_at = now
         session.add(deploy)
+    deploy_views.show_all(session=session, clock=ports.clock, deploy=deploy)
+    # Last: on PostgreSQL the entry locks the chain's single head row until commit, so
+    # every other write of this transaction happens before, not while others wait.
     audit.record(
         session=session,
         clock=ports.clock,
@@ -121,7 +124,6 @@ def decide(
             "state": deploy.state,
         },
     )
-    deploy_views.show_all(session=session, clock=ports.clock, deploy=deploy)
     return deploy
 
 

@@ -85,6 +85,17 @@ def declare(
         text=title,
         data={"severity": severity_name, "service": service},
     )
+    enqueue(
+        session=session,
+        clock=clock,
+        kind=effects.CREATE_CHANNEL,
+        payload={"incident_id": incident.id},
+        idempotency_key=f"incident:{incident.id}:create_channel",
+    )
+    effects.announce(session=session, clock=clock, config=config, event=event)
+    schedule_reminder(session=session, clock=clock, config=config, incident=incident)
+    # Last: on PostgreSQL the entry locks the chain's single head row until commit, so
+    # every other write of this transaction happens before, not while others wait.
     audit.record(
         session=session,
         clock=clock,
@@ -99,15 +110,6 @@ def declare(
         },
         channel=channel,
     )
-    enqueue(
-        session=session,
-        clock=clock,
-        kind=effects.CREATE_CHANNEL,
-        payload={"incident_id": incident.id},
-        idempotency_key=f"incident:{incident.id}:create_channel",
-    )
-    effects.announce(session=session, clock=clock, config=config, event=event)
-    schedule_reminder(session=session, clock=clock, config=config, incident=incident)
     return incident
 
 

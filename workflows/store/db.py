@@ -2,8 +2,9 @@
 
 SQLite is the embedded store of a single replica: every transaction starts with
 ``BEGIN IMMEDIATE`` so writers queue on the database lock instead of failing half way
-with ``database is locked``. PostgreSQL is the store of several replicas; claims there
-use ``FOR UPDATE SKIP LOCKED``.
+with ``database is locked``, and queue in the process first (``write_gate``), so the
+lock passes straight to the next writer, Slack requests before jobs. PostgreSQL is the
+store of several replicas; claims there use ``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from workflows.store.write_gate import WriteGate
+
 if TYPE_CHECKING:  # alembic is imported only when migrating
     from alembic.config import Config
 
 READ_ONLY_OPTION = "shipbot_read_only"
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before failing
+SQLITE_POOL_SIZE = 16  # kept open; more are opened (and closed again) under a burst
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -34,7 +39,15 @@ def normalise_url(url: str) -> str:
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT},
+        # Every request thread and job thread may hold a connection while it queues at the
+        # write gate; a capped pool would leave the gate's holder unable to get one.
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=-1,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -46,13 +59,56 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    _gate_writes(engine)
+    return engine
+
+
+def _gate_writes(engine: Engine) -> None:
+    """Queue this engine's write transactions at a ``WriteGate`` (see write_gate.py)."""
+    gate = WriteGate(timeout=SQLITE_BUSY_TIMEOUT)
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A read-only session must not queue behind (or block) writers for the write lock.
-        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY_OPTION, False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        owner = id(_raw(connection.connection))
+        gate.acquire(owner)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            gate.release(owner)
+            raise
 
-    return engine
+    # The gate is freed after the transaction ends, whoever ends it (a commit, a rollback,
+    # the pool's reset on return, a connection closed or invalidated).
+    dialect: Any = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            gate.release(id(_raw(dbapi_connection)))
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            gate.release(id(_raw(dbapi_connection)))
+
+    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
+
+    @event.listens_for(engine, "close")
+    @event.listens_for(engine, "invalidate")
+    def _on_gone(dbapi_connection: Any, *_: Any) -> None:
+        gate.release(id(dbapi_connection))
+
+
+def _raw(connection: Any) -> Any:
+    """The sqlite3 connection behind a pool proxy (or the connection itself)."""
+    return getattr(connection, "dbapi_connection", connection)
 
 
 class Database:

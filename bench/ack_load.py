@@ -1,0 +1,188 @@
+"""Load generation and figures for bench/ack_latency.py: signed Slack requests sent from
+threads over loopback, their latencies, and the summary line printed per run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bot.sandbox.signing import block_actions_body, sign, slash_command_body
+
+SECRET = "bench-signing-secret"
+FORM = "application/x-www-form-urlencoded"
+REQUESTER = "U0ALICE"
+APPROVER = "U0BOB"
+DEADLINE = 3.0  # Slack shows "operation_timeout" after this
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_up(url: str, process: subprocess.Popen[bytes], *, timeout: float = 120) -> float:
+    """Seconds from now until ``url``/healthz answers 200."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < timeout:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return time.perf_counter() - began
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    raise SystemExit(f"{url} did not come up")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of ``pid`` and its children (uvicorn may fork none; the worker
+    process is separate and reported on its own)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- request bodies -----------------------------------------------------------------------
+
+Body = Callable[[int], bytes]
+
+
+def deploy_body(service_offset: int, environment: str) -> Body:
+    def body(i: int) -> bytes:
+        n = service_offset + i
+        return slash_command_body(
+            command="/deploy",
+            text=f"svc{n} 1.0.{n} to {environment} bench",
+            user_id=REQUESTER,
+            channel_id="C0DEPLOYS",
+        )
+
+    return body
+
+
+def approve_body(deploy_ids: list[tuple[int, str]]) -> Body:
+    def body(i: int) -> bytes:
+        deploy_id, version = deploy_ids[i]
+        return block_actions_body(
+            user_id=APPROVER,
+            action_id="deploy.approve",
+            value=f"{deploy_id}:{version}",
+            channel_id="C0APPROVE",
+        )
+
+    return body
+
+
+def incident_body(offset: int) -> Body:
+    def body(i: int) -> bytes:
+        return slash_command_body(
+            command="/incident",
+            text=f"declare SEV4 bench incident {offset + i}",
+            user_id=REQUESTER,
+            channel_id="C0INCIDNT",
+        )
+
+    return body
+
+
+# --- load -------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+    acked: list[int] = field(default_factory=list)  # indexes answered 200 without an error
+    texts: dict[int, str] = field(default_factory=dict)
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] * 1000
+
+    @property
+    def worst(self) -> float:
+        return max(self.latencies, default=float("nan")) * 1000
+
+    @property
+    def over_deadline(self) -> int:
+        return sum(1 for latency in self.latencies if latency > DEADLINE)
+
+
+ERROR_MARKS = (":warning:", "Something went wrong", "Can't ", "Another deploy")
+
+
+def run_load(url: str, body: Body, *, concurrency: int, count: int) -> Result:
+    """``count`` requests, ``concurrency`` threads each sending the next one back to back.
+    A request fails on a non-200 answer, a transport error, or an error text in the ack."""
+    result = Result()
+    lock = threading.Lock()
+    indexes = iter(range(count))
+    start = threading.Barrier(concurrency)
+
+    def next_index() -> int | None:
+        with lock:
+            return next(indexes, None)
+
+    def worker() -> None:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            start.wait()
+            while (i := next_index()) is not None:
+                payload = body(i)
+                headers = {**sign(payload, signing_secret=SECRET), "content-type": FORM}
+                began = time.perf_counter()
+                try:
+                    response = client.post("/slack/events", content=payload, headers=headers)
+                except httpx.TransportError:
+                    with lock:
+                        result.failures += 1
+                    continue
+                elapsed = time.perf_counter() - began
+                text = response.text
+                ok = response.status_code == 200 and not any(m in text for m in ERROR_MARKS)
+                with lock:
+                    result.latencies.append(elapsed)
+                    if ok:
+                        result.acked.append(i)
+                        result.texts[i] = text
+                    else:
+                        result.failures += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return result
+
+
+HEADER = (
+    f"{'db':<10} {'kind':<9} {'conc':>4} {'server':<7} {'n':>4} {'fail':>4} {'>3s':>3} "
+    f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/bare':>8}"
+)
+
+
+def line(db: str, kind: str, level: int, server: str, result: Result, bare: Result | None) -> str:
+    ratio = f"{result.percentile(99) / bare.percentile(99):8.2f}" if bare else f"{'':>8}"
+    return (
+        f"{db:<10} {kind:<9} {level:>4} {server:<7} {len(result.latencies):>4} "
+        f"{result.failures:>4} {result.over_deadline:>3} {result.percentile(50):>8.1f} "
+        f"{result.percentile(95):>8.1f} {result.percentile(99):>8.1f} {result.worst:>8.1f} "
+        f"{ratio}"
+    )
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "SLACK_SIGNING_SECRET": SECRET, **extra}
