@@ -12,6 +12,7 @@ from workflows.backends.aws_lambda import AwsLambdaDeployBackend
 from workflows.backends.base import BackendPorts, DeployBackend
 from workflows.backends.command import CommandDeployBackend
 from workflows.backends.github_actions import GithubActionsDeployBackend
+from workflows.backends.kubernetes import KubernetesDeployBackend
 from workflows.backends.webhook import WebhookDeployBackend
 from workflows.config.backends import (
     ArgoCDBackend,
@@ -21,6 +22,7 @@ from workflows.config.backends import (
     AwsLambdaBackend,
     CommandBackend,
     GithubActionsBackend,
+    KubernetesBackend,
     WebhookBackend,
 )
 from workflows.config.backends import DeployBackend as DeployBackendConfig
@@ -34,6 +36,7 @@ IMPLEMENTATIONS: dict[type[Any], type[Any]] = {
     AwsLambdaBackend: AwsLambdaDeployBackend,
     AwsCodeDeployBackend: AwsCodeDeployDeployBackend,
     AwsCodePipelineBackend: AwsCodePipelineDeployBackend,
+    KubernetesBackend: KubernetesDeployBackend,
 }
 
 

@@ -123,6 +123,55 @@ class ArgoCDBackend(_Backend):
     image_parameter: str | None = None
 
 
+class _KubernetesTarget(_Backend):
+    """Where the cluster is and which container gets the version."""
+
+    namespace: str = "default"
+    name: str = Field(description="The workload's name.")
+    container: str = Field(description="The container whose image is set.")
+    image: str | None = Field(
+        default=None,
+        description="Image repository (registry/app); default: the container's current one.",
+    )
+    kubeconfig: str | None = Field(
+        default=None, description="Path of a kubeconfig file; default: $KUBECONFIG, ~/.kube/config."
+    )
+    context: str | None = Field(default=None, description="Kubeconfig context; default: current.")
+    in_cluster: bool = Field(
+        default=False, description="Use the pod's service account instead of a kubeconfig."
+    )
+    logs_url: str | None = Field(
+        default=None,
+        description="Link shown on the deploy: a template with {namespace}, {name}, {container},"
+        " {service}, {environment}, {version} (e.g. a Grafana/Loki query).",
+    )
+
+
+class KubernetesBackend(_KubernetesTarget):
+    """Set a container's image in a Deployment or StatefulSet and follow the rollout."""
+
+    backend: Literal["kubernetes"]
+    kind: Literal["Deployment", "StatefulSet"] = "Deployment"
+
+
+class PromotionRule(Section):
+    """Who must approve promoting a canary past ``above_weight`` percent."""
+
+    above_weight: int = Field(ge=0, le=100, description="Promoting past this weight needs it.")
+    required: int = Field(default=1, ge=1)
+    from_groups: list[str] = Field(default_factory=list, description="Empty = anyone.")
+
+
+class ArgoRolloutsBackend(_KubernetesTarget):
+    """Set the image of an Argo Rollouts ``Rollout`` and follow (promote, abort) its canary."""
+
+    backend: Literal["argo_rollouts"]
+    promotion: dict[str, list[PromotionRule]] = Field(
+        default_factory=dict,
+        description="Per environment: approvals a Promote click needs, by canary weight.",
+    )
+
+
 class _AwsBackend(_Backend):
     region: str | None = Field(default=None, description="Default: the standard AWS variables.")
 
@@ -167,7 +216,9 @@ DeployBackend = Annotated[
     | AwsEcsBackend
     | AwsLambdaBackend
     | AwsCodeDeployBackend
-    | AwsCodePipelineBackend,
+    | AwsCodePipelineBackend
+    | KubernetesBackend
+    | ArgoRolloutsBackend,
     Field(discriminator="backend"),
 ]
 
@@ -182,5 +233,7 @@ BACKENDS: dict[str, type[_Backend]] = {
         AwsLambdaBackend,
         AwsCodeDeployBackend,
         AwsCodePipelineBackend,
+        KubernetesBackend,
+        ArgoRolloutsBackend,
     )
 }

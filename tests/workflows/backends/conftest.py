@@ -52,3 +52,6 @@ def moto(moto_url: str, aws_credentials: None, monkeypatch: pytest.MonkeyPatch) 
     httpx.post(f"{moto_url}/moto-api/reset").raise_for_status()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     return moto_url
+
+
+from tests.fakes.kube_fixtures import kube, kubeconfig  # noqa: E402, F401  (fixtures)

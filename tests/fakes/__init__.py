@@ -1,0 +1,1 @@
+"""Loopback fakes of outside systems that several test packages (and benches) share."""
