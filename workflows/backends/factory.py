@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workflows.backends.argo_rollouts import ArgoRolloutsDeployBackend
 from workflows.backends.argocd import ArgoCDDeployBackend
 from workflows.backends.aws_codedeploy import AwsCodeDeployDeployBackend
 from workflows.backends.aws_codepipeline import AwsCodePipelineDeployBackend
@@ -16,6 +17,7 @@ from workflows.backends.kubernetes import KubernetesDeployBackend
 from workflows.backends.webhook import WebhookDeployBackend
 from workflows.config.backends import (
     ArgoCDBackend,
+    ArgoRolloutsBackend,
     AwsCodeDeployBackend,
     AwsCodePipelineBackend,
     AwsEcsBackend,
@@ -37,6 +39,7 @@ IMPLEMENTATIONS: dict[type[Any], type[Any]] = {
     AwsCodeDeployBackend: AwsCodeDeployDeployBackend,
     AwsCodePipelineBackend: AwsCodePipelineDeployBackend,
     KubernetesBackend: KubernetesDeployBackend,
+    ArgoRolloutsBackend: ArgoRolloutsDeployBackend,
 }
 
 
