@@ -47,7 +47,7 @@ from workflows.backends.base import (
     Started,
     Status,
 )
-from workflows.config_backends import ArgoRolloutsBackend
+from workflows.config.backends import ArgoRolloutsBackend
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "aws_lambda": {"function_name": "web", "alias": "live"},
     "aws_codedeploy": {"application": "web", "deployment_group": "prod"},
     "aws_codepipeline": {"pipeline": "web-deploy"},
+    "kubernetes": {"name": "web", "container": "app"},
+    "argo_rollouts": {"name": "web", "container": "app", "namespace": "shop"},
 }
 
 
