@@ -10,6 +10,7 @@ from commands.common.seams import Registry
 from commands.deploys import actions, handlers, messages
 from commands.deploys.modals import REJECT_CALLBACK, REQUEST_CALLBACK
 from workflows.backends.base import BackendPorts, DeployBackend
+from workflows.changes.job import CHANGES_JOB, ChangesPorts, handle_changes
 from workflows.deploys import followups
 from workflows.deploys.requests import EXPIRE_JOB, REMIND_JOB, RUN_JOB, Ports
 from workflows.deploys.runner import OUTPUT_JOB, DeployRunner, RunnerPorts
@@ -52,3 +53,5 @@ def register(registry: Registry) -> None:
     registry.job(EXPIRE_JOB, functools.partial(followups.handle_expire, ports=ports))
     registry.job(REMIND_JOB, functools.partial(followups.handle_remind, ports=ports))
     registry.job(OUTPUT_JOB, followups.handle_output)
+    changes = ChangesPorts(config=config)
+    registry.job(CHANGES_JOB, functools.partial(handle_changes, ports=changes))

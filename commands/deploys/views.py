@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from commands.common.reply import context, escape, section
+from commands.deploys.changes_view import changes_blocks
 from workflows.config import ShipbotConfig
 from workflows.deploys.models import (
     ApprovalDecision,
@@ -121,6 +122,7 @@ def deploy_message(
         notes.append(f"<{deploy.logs_url}|Logs>")
     if notes:
         blocks.append(context(" · ".join(notes)[:2900]))
+    blocks.extend(changes_blocks(deploy))
     actions = []
     if deploy.state in WAITING or (
         deploy.state == DeployState.running and not deploy.cancel_requested
@@ -153,6 +155,7 @@ def approval_message(
     blocks: list[dict[str, Any]] = [section(ask)]
     if deploy.reason:
         blocks.append(section(f"> {escape(deploy.reason)}"))
+    blocks.extend(changes_blocks(deploy))
     status = _approvals_line(deploy, approvals)
     expiry = f" · expires {deploy.expires_at:%Y-%m-%d %H:%M} UTC" if deploy.expires_at else ""
     needs = f"Needs {deploy.approvals_required} approval(s) from {escape(groups)} · "

@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from workflows.audit.anchors import AuditConfig
 from workflows.config.backends import DeployBackend, Section
+from workflows.config.sources import Source
 from workflows.config.types import (
     ChannelId,
     Cron,
@@ -119,6 +120,9 @@ class Service(Section):
     environments: list[str] | None = Field(default=None, description="Default: all of them.")
     deploy: DeployBackend
     health_check: HealthCheck | None = None
+    source: Source | None = Field(
+        default=None, description="Where the code is: deploys show the commits they ship."
+    )
 
 
 class SeverityPolicy(Section):

@@ -100,6 +100,9 @@ class Deploy(SQLModel, table=True):
     health: str | None = None  # passed | failed | None (no check configured)
     # When the change was committed, where the backend or request tells (DORA lead time).
     commit_at: datetime | None = _utc(nullable=True)
+    # What the deploy ships (commits since the running version), from the service's
+    # ``source``; computed by a job after the request, so it never delays the ack.
+    changes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ApprovalDecision(StrEnum):

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from workflows import audit
+from workflows.changes.job import enqueue_changes
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
 from workflows.delivery import claim_delivery
@@ -93,6 +94,7 @@ def request_deploy(*, session: Session, ports: Ports, ask: DeployAsk) -> Deploy:
     deploy = _new_deploy(ports=ports, ask=ask, verdict=verdict)
     _insert(session=session, deploy=deploy, verdict=verdict, ask=ask)
     assert deploy.id is not None
+    enqueue_changes(session=session, clock=ports.clock, config=ports.config, deploy=deploy)
     if deploy.approvals_required:
         _schedule_followups(session=session, ports=ports, deploy=deploy)
     else:

@@ -1,0 +1,1 @@
+"""What a deploy ships: the commits between the running and the requested version."""
