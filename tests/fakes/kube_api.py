@@ -6,9 +6,9 @@ separately, 404/409/415/422 answered as ``Status`` objects) and serves the paths
 clients use: ``/apis/{group}/{version}/namespaces/{ns}/{plural}[/{name}[/status]]``.
 Controllers (``tests.fakes.kube_controllers``) move status along one ``tick()`` at a time,
 on an internal clock that each tick advances by ``seconds_per_tick``: tests are
-deterministic and never wait on wall-clock time. With ``tick_on_read`` every GET of a
-workload runs one tick first, so a client polling the API drives the rollout as far as
-its own polling goes (the end-to-end tests use that).
+deterministic and never wait on wall-clock time. With ``ticks_per_read`` every GET of a
+workload runs that many ticks first, so a client polling the API drives the rollout as far
+as its own polling goes (the end-to-end tests use that); ``controllers_down`` stops them.
 
 Every request is recorded, so a test can count the PATCHes a backend sent.
 """
@@ -104,13 +104,14 @@ class FakeKubeApi:
     """``FakeKubeApi(token=...).start()``; ``url``; ``store``; ``tick()``; ``calls``."""
 
     def __init__(
-        self, *, token: str | None = None, seconds_per_tick: float = 10, tick_on_read: bool = False
+        self, *, token: str | None = None, seconds_per_tick: float = 10, ticks_per_read: int = 0
     ) -> None:
         self.store = KubeStore()
         self.controllers = Controllers(self.store)
         self.token = token
         self.seconds_per_tick = seconds_per_tick
-        self.tick_on_read = tick_on_read
+        self.ticks_per_read = ticks_per_read
+        self.controllers_down = False  # ticks do nothing: a rollout "in progress" stays put
         self.calls: list[Call] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -133,7 +134,7 @@ class FakeKubeApi:
 
     def tick(self, count: int = 1) -> None:
         """Advance the clock and let every controller take one step, ``count`` times."""
-        for _ in range(count):
+        for _ in range(0 if self.controllers_down else count):
             with self.store.lock:
                 self.store.now += timedelta(seconds=self.seconds_per_tick)
                 self.controllers.step()
@@ -191,8 +192,8 @@ class FakeKubeApi:
                 return 200, {"kind": "List", "apiVersion": "v1", "metadata": {}, "items": items}
             if route["name"] is None:
                 return 405, _status(405, "MethodNotAllowed", f"{method} on a collection")
-            if method == "GET" and self.tick_on_read and route["plural"] in WORKLOADS:
-                self.tick()
+            if method == "GET" and route["plural"] in WORKLOADS:
+                self.tick(self.ticks_per_read)
             obj = self.store.get(route["plural"], route["ns"], route["name"])
             if obj is None:
                 what = f"{route['plural']}.{route['group']}"

@@ -151,6 +151,13 @@ class Controllers:
         olds = [
             rs for rs in self._replicasets(deployment) if rs is not new and rs["status"]["replicas"]
         ]
+        for old in olds:  # unavailable old pods go first (the controller's cleanup)
+            if old["status"]["availableReplicas"] < old["status"]["replicas"]:
+                old["status"]["replicas"] = old["spec"]["replicas"] = old["status"][
+                    "availableReplicas"
+                ]
+                self.store.put("replicasets", old)
+        olds = [rs for rs in olds if rs["status"]["replicas"]]
         stalled = self._stalled(new["spec"]["template"])
         name = new["metadata"]["name"]
         if not stalled and new["status"]["availableReplicas"] < new["status"]["replicas"]:
