@@ -12,6 +12,7 @@ from commands.deploys.modals import REJECT_CALLBACK, REQUEST_CALLBACK
 from workflows.backends.base import BackendPorts, DeployBackend
 from workflows.changes.job import CHANGES_JOB, ChangesPorts, handle_changes
 from workflows.deploys import followups
+from workflows.deploys.canary import PROMOTE_JOB, handle_promote
 from workflows.deploys.requests import EXPIRE_JOB, REMIND_JOB, RUN_JOB, Ports
 from workflows.deploys.runner import OUTPUT_JOB, DeployRunner, RunnerPorts
 
@@ -21,6 +22,7 @@ def register(registry: Registry) -> None:
     registry.action("deploy.approve", actions.approve)
     registry.action("deploy.reject", actions.reject_clicked)
     registry.action("deploy.cancel", actions.cancel_clicked)
+    registry.action("deploy.promote", actions.promote_clicked)
     registry.action("deploy.rollback", actions.rollback_clicked)
     registry.submission(REJECT_CALLBACK, actions.reject_submitted)
     registry.submission(REQUEST_CALLBACK, actions.request_submitted)
@@ -41,14 +43,13 @@ def register(registry: Registry) -> None:
         return build_backend(config.services[service].deploy, ports=backend_ports)
 
     ports = Ports(clock=deps.clock, config=config, directory=deps.directory)
-    runner = DeployRunner(
-        database=deps.database,
-        runner=RunnerPorts(
-            ports=ports,
-            backend_for=backend_for,
-            http=lambda: httpx.Client(timeout=10.0, follow_redirects=False),
-        ),
+    runner_ports = RunnerPorts(
+        ports=ports,
+        backend_for=backend_for,
+        http=lambda: httpx.Client(timeout=10.0, follow_redirects=False),
     )
+    runner = DeployRunner(database=deps.database, runner=runner_ports)
+    registry.job(PROMOTE_JOB, functools.partial(handle_promote, runner=runner_ports))
     registry.job(RUN_JOB, runner.handle)
     registry.job(EXPIRE_JOB, functools.partial(followups.handle_expire, ports=ports))
     registry.job(REMIND_JOB, functools.partial(followups.handle_remind, ports=ports))

@@ -7,6 +7,7 @@ from commands.common.seams import Deps
 from commands.deploys.handlers import accepted, check_version, deploy_id_of, ports_of
 from commands.deploys.modals import reject_modal
 from commands.deploys.policy_text import refusals_explained
+from workflows.deploys.canary import promote
 from workflows.deploys.decisions import cancel, decide
 from workflows.deploys.followups import rollback
 from workflows.deploys.models import ApprovalDecision
@@ -63,6 +64,28 @@ def reject_submitted(submission: Submission, deps: Deps) -> dict[str, str] | Non
         )
     deps.wake_worker()
     return None
+
+
+def promote_clicked(action: Action, deps: Deps) -> Reply | None:
+    deploy_id, step = _bound(action.value)
+    if not step.isdigit():
+        raise UserError("That button is not one shipbot made.")
+    with deps.database.transaction() as session:
+        verdict = promote(
+            session=session,
+            ports=ports_of(deps),
+            deploy_id=deploy_id,
+            user=action.user_id,
+            at_step=int(step),
+            delivery_key=action.delivery_key,
+        )
+    deps.wake_worker()
+    if verdict.promoting:
+        return None
+    return Reply(
+        text=f"Noted: {verdict.votes} of {verdict.needed} approvals to promote deploy "
+        f"#{deploy_id} to {verdict.weight}%."
+    )
 
 
 def cancel_clicked(action: Action, deps: Deps) -> Reply | None:

@@ -84,6 +84,23 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
     return button
 
 
+def _cancel_or_canary_buttons(deploy: Deploy) -> list[dict[str, Any]]:
+    """Cancel; for a canary, Abort (the backend aborts and rolls back) and, while it is
+    paused, Promote bound to the step shown (a click on an older card promotes nothing)."""
+    canary = (deploy.backend_state or {}).get("canary")
+    if not canary or deploy.state != DeployState.running:
+        return [_button("Cancel", "deploy.cancel", str(deploy.id), "danger")]
+    buttons = []
+    if canary.get("paused"):
+        weight = canary.get("next_weight")
+        label = f"Promote to {weight}%" if weight is not None else "Promote"
+        buttons.append(
+            _button(label, "deploy.promote", f"{deploy.id}:{canary.get('step')}", "primary")
+        )
+    buttons.append(_button("Abort", "deploy.cancel", str(deploy.id), "danger"))
+    return buttons
+
+
 def deploy_message(
     deploy: Deploy,
     approvals: list[DeployApproval],
@@ -127,7 +144,7 @@ def deploy_message(
     if deploy.state in WAITING or (
         deploy.state == DeployState.running and not deploy.cancel_requested
     ):
-        actions.append(_button("Cancel", "deploy.cancel", str(deploy.id), "danger"))
+        actions.extend(_cancel_or_canary_buttons(deploy))
     if deploy.state == DeployState.succeeded and runs_now:
         actions.append(_button("Roll back", "deploy.rollback", str(deploy.id)))
     if actions:

@@ -143,3 +143,22 @@ class DeployLock(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     locked_by: str
     locked_at: datetime = _utc()
+
+
+class DeployPromotion(SQLModel, table=True):
+    """One person's go-ahead to promote a deploy's canary past the pause at ``step``.
+
+    Unique per (deploy, step, approver): a double click or a Slack retry counts once; the
+    promote itself is a job whose idempotency key is the step, so it runs once."""
+
+    __tablename__ = "deploy_promotions"
+    __table_args__ = (
+        UniqueConstraint("deploy_id", "step", "approver", name="uq_deploy_promotion"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    deploy_id: int = Field(foreign_key="deploys.id", index=True)
+    step: int
+    approver: str
+    weight: int  # the canary weight the approver saw
+    decided_at: datetime = _utc()

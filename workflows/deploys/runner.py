@@ -53,7 +53,7 @@ class RunnerPorts:
     http: Callable[[], httpx.Client]  # for health checks
 
 
-def _target(deploy: Deploy) -> DeployTarget:
+def target_of(deploy: Deploy) -> DeployTarget:
     assert deploy.id is not None
     return DeployTarget(
         deploy_id=deploy.id,
@@ -122,7 +122,7 @@ class DeployRunner:
             )
             deploy_views.show_all(session=session, clock=self.ports.clock, deploy=row)
         try:
-            started = self.runner.backend_for(deploy.service).start(_target(deploy))
+            started = self.runner.backend_for(deploy.service).start(target_of(deploy))
         except Exception as error:  # a retry might deploy twice: fail and say why instead
             detail = str(error) if isinstance(error, BackendError) else type(error).__name__
             self._finish(
@@ -156,7 +156,7 @@ class DeployRunner:
     def _poll(self, deploy: Deploy) -> None:
         backend_config = self.ports.config.services[deploy.service].deploy
         backend = self.runner.backend_for(deploy.service)
-        target = _target(deploy)
+        target = target_of(deploy)
         now = self.ports.clock.now()
         if deploy.cancel_requested:
             self._cancel(deploy, backend)
@@ -222,7 +222,7 @@ class DeployRunner:
         deploy.backend_state = values["backend_state"]
 
     def _cancel(self, deploy: Deploy, backend: DeployBackend) -> None:
-        target = _target(deploy)
+        target = target_of(deploy)
         try:
             stopped = backend.cancel(target, deploy.backend_state)
         except Exception as error:
