@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-30 23:09:36.642571
+Create Date: 2026-11-30 23:13:00.382480
 """
 
 from collections.abc import Sequence
