@@ -23,7 +23,7 @@ from workflows.store.models import AuditEntry
 
 DEPLOYS = "C0DEPLOYS"
 IMAGE = "registry.example/web"
-STEPS = [
+STEPS: list[dict[str, Any]] = [
     {"setWeight": 25},
     {"pause": {}},
     {"setWeight": 50},

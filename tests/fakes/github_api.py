@@ -139,7 +139,7 @@ class FakeGithub:
         refused = self._guard(request)
         if refused:
             return refused
-        environment = (request.query.get("environment") or [None])[0]
+        environment = (request.query.get("environment") or [""])[0] or None
         found = [d for d in self.deployments if environment in (None, d["environment"])]
         return Reply(200, list(reversed(found)))
 
