@@ -143,8 +143,9 @@ def test_example_rollout_script(version: str, code: int) -> None:
 def test_unknown_backend_message_is_exact() -> None:
     text = with_section("").replace("backend: command, argv: [sh, deploy.sh]", "backend: ecss")
     assert problems(text) == [
-        "services.web.deploy.backend: unknown backend 'ecss' (expected one of: argocd, "
-        "aws_codedeploy, aws_codepipeline, aws_ecs, aws_lambda, command, github_actions, webhook)"
+        "services.web.deploy.backend: unknown backend 'ecss' (expected one of: argo_rollouts, "
+        "argocd, aws_codedeploy, aws_codepipeline, aws_ecs, aws_lambda, command, "
+        "github_actions, kubernetes, webhook)"
     ]
 
 
@@ -482,7 +483,7 @@ def test_json_schema_structure() -> None:
     assert schema["properties"]["services"]["additionalProperties"] == {"$ref": "#/$defs/Service"}
     deploy = schema["$defs"]["Service"]["properties"]["deploy"]
     assert deploy["discriminator"]["propertyName"] == "backend"
-    assert len(deploy["oneOf"]) == 8
+    assert len(deploy["oneOf"]) == 10
     assert schema["$defs"]["Approval"]["properties"]["ttl"]["default"] == "4h"
     assert schema["additionalProperties"] is False
 
