@@ -10,6 +10,7 @@ from commands.common.seams import Registry
 from commands.deploys import actions, handlers, messages
 from commands.deploys.modals import REJECT_CALLBACK, REQUEST_CALLBACK
 from workflows.backends.base import BackendPorts, DeployBackend
+from workflows.changes.github_deployments import STATUS_JOB, handle_status
 from workflows.changes.job import CHANGES_JOB, ChangesPorts, handle_changes
 from workflows.deploys import followups
 from workflows.deploys.canary import PROMOTE_JOB, handle_promote
@@ -56,3 +57,7 @@ def register(registry: Registry) -> None:
     registry.job(OUTPUT_JOB, followups.handle_output)
     changes = ChangesPorts(config=config)
     registry.job(CHANGES_JOB, functools.partial(handle_changes, ports=changes))
+    registry.job(
+        STATUS_JOB,
+        functools.partial(handle_status, config=config, http=lambda: httpx.Client(timeout=5.0)),
+    )

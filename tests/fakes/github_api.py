@@ -45,6 +45,7 @@ class FakeGithub:
         self.server.add("POST", rf"{base}/deployments", self._create_deployment)
         self.server.add("GET", rf"{base}/deployments", self._list_deployments)
         self.server.add("POST", rf"{base}/deployments/(?P<id>\d+)/statuses", self._add_status)
+        self.server.add("GET", rf"{base}/deployments/(?P<id>\d+)/statuses", self._list_statuses)
         self.server.start()
         return self
 
@@ -140,7 +141,12 @@ class FakeGithub:
         if refused:
             return refused
         environment = (request.query.get("environment") or [""])[0] or None
-        found = [d for d in self.deployments if environment in (None, d["environment"])]
+        ref = (request.query.get("ref") or [""])[0] or None
+        found = [
+            d
+            for d in self.deployments
+            if environment in (None, d["environment"]) and ref in (None, d["ref"])
+        ]
         return Reply(200, list(reversed(found)))
 
     def _add_status(self, request: Recorded, match: re.Match[str]) -> Reply:
@@ -153,3 +159,12 @@ class FakeGithub:
         status = {"id": 100 + sum(map(len, self.statuses.values())), **request.json()}
         self.statuses[deployment_id].append(status)
         return Reply(201, status)
+
+    def _list_statuses(self, request: Recorded, match: re.Match[str]) -> Reply:
+        refused = self._guard(request)
+        if refused:
+            return refused
+        statuses = self.statuses.get(int(match["id"]))
+        if statuses is None:
+            return Reply(404, {"message": "Not Found"})
+        return Reply(200, list(reversed(statuses)))  # newest first, as GitHub lists them

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from workflows import audit
+from workflows.changes.github_deployments import enqueue_status
 from workflows.changes.job import enqueue_changes
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
@@ -230,6 +231,7 @@ def _schedule_followups(*, session: Session, ports: Ports, deploy: Deploy) -> No
 
 
 def enqueue_run(session: Session, ports: Ports, deploy: Deploy) -> None:
+    enqueue_status(session=session, clock=ports.clock, config=ports.config, deploy=deploy)
     enqueue(
         session=session,
         clock=ports.clock,

@@ -29,6 +29,7 @@ from workflows.backends.base import (
     Started,
     Status,
 )
+from workflows.changes.github_deployments import enqueue_status
 from workflows.deploys import queries
 from workflows.deploys import views as deploy_views
 from workflows.deploys.models import Deploy, DeployKind, DeployState
@@ -120,6 +121,9 @@ class DeployRunner:
                 target=f"deploy:{row.id}",
                 params={"backend": row.backend, "version": row.version},
             )
+            enqueue_status(
+                session=session, clock=self.ports.clock, config=self.ports.config, deploy=row
+            )
             deploy_views.show_all(session=session, clock=self.ports.clock, deploy=row)
         try:
             started = self.runner.backend_for(deploy.service).start(target_of(deploy))
@@ -135,7 +139,7 @@ class DeployRunner:
     def _recover_start(self, deploy: Deploy) -> None:
         """A crash came between marking the deploy started and storing the backend's
         answer: never start again, go on from what the backend says it started."""
-        found = find_started_run(self.runner.backend_for(deploy.service), _target(deploy))
+        found = find_started_run(self.runner.backend_for(deploy.service), target_of(deploy))
         if isinstance(found, Started):
             self._store_started(deploy, found)
             raise RetryLater(timedelta(0), reason="poll the run found after a restart")
@@ -332,6 +336,9 @@ class DeployRunner:
                 params={"version": row.version, "error": row.error, "health": row.health},
                 outcome="ok" if state == DeployState.succeeded else state,
             )
+            enqueue_status(
+                session=session, clock=self.ports.clock, config=self.ports.config, deploy=row
+            )
             if state == DeployState.succeeded and row.rollback_of is not None:
                 replaced = locked_deploy(session=session, deploy_id=row.rollback_of)
                 if transition(
@@ -340,6 +347,12 @@ class DeployRunner:
                     expected={DeployState.succeeded},
                     values={"state": DeployState.rolled_back, "updated_at": now},
                 ):
+                    enqueue_status(
+                        session=session,
+                        clock=self.ports.clock,
+                        config=self.ports.config,
+                        deploy=replaced,
+                    )
                     deploy_views.show_all(session=session, clock=self.ports.clock, deploy=replaced)
             deploy_views.show_all(session=session, clock=self.ports.clock, deploy=row)
             if state == DeployState.succeeded and superseded is not None:
