@@ -21,6 +21,19 @@ from workflows.config import ShipbotConfig, load_config
 from workflows.store.db import Database
 
 
+def kube_deploy(kubeconfig: Path, **extra: Any) -> dict[str, Any]:
+    """A ``deploy:`` section for the fake cluster's Deployment shop/web, polled every 1s."""
+    return {
+        "backend": "kubernetes",
+        "kubeconfig": str(kubeconfig),
+        "namespace": "shop",
+        "name": "web",
+        "container": "app",
+        "poll_interval": "1s",
+        **extra,
+    }
+
+
 def config_with(services: dict[str, Any], directory: Path) -> tuple[Path, ShipbotConfig]:
     """The example config with ``services`` added, written to ``directory``."""
     raw = yaml.safe_load(EXAMPLE_CONFIG.read_text())

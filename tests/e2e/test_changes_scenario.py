@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import col, select
 
 from tests.e2e.conftest import RunningBot, wait_until
-from tests.e2e.custom_bot import config_with, running
+from tests.e2e.custom_bot import config_with, kube_deploy, running
 from tests.e2e.deploy_helpers import click, message_with
 from tests.fakes.git_repo import GitRepo
 from tests.fakes.kube_api import FakeKubeApi
@@ -99,14 +99,7 @@ def test_approval_lists_the_commits_and_dora_uses_the_first(
     repo = _repo(tmp_path / "web", now)
     services = {
         "shop": {
-            "deploy": {
-                "backend": "kubernetes",
-                "kubeconfig": str(write_kubeconfig(kube, tmp_path)),
-                "namespace": "shop",
-                "name": "web",
-                "container": "app",
-                "poll_interval": "1s",
-            },
+            "deploy": kube_deploy(write_kubeconfig(kube, tmp_path)),
             "source": {
                 "git": str(repo.path),
                 "compare_url": "https://git.example/web/compare/{from}...{to}",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import wait_until
-from tests.e2e.custom_bot import config_with, running
+from tests.e2e.custom_bot import config_with, kube_deploy, running
 from tests.e2e.deploy_helpers import click, message_with
 from tests.fakes.github_api import FakeGithub
 from tests.fakes.kube_api import FakeKubeApi
@@ -52,14 +52,7 @@ def test_deploys_show_on_github_with_their_statuses(
     database: Database, slack: Any, kube: FakeKubeApi, github: FakeGithub, tmp_path: Path
 ) -> None:
     service = {
-        "deploy": {
-            "backend": "kubernetes",
-            "kubeconfig": str(write_kubeconfig(kube, tmp_path)),
-            "namespace": "shop",
-            "name": "web",
-            "container": "app",
-            "poll_interval": "1s",
-        },
+        "deploy": kube_deploy(write_kubeconfig(kube, tmp_path)),
         "source": {
             "github": "acme/web",
             "api_url": github.url,

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import col, select
 
 from tests.e2e.conftest import RunningBot, wait_until
-from tests.e2e.custom_bot import config_with, running
+from tests.e2e.custom_bot import config_with, kube_deploy, running
 from tests.e2e.deploy_helpers import click, message_with
 from tests.fakes.kube_api import FakeKubeApi
 from tests.fakes.kube_fixtures import write_kubeconfig
@@ -34,16 +34,11 @@ def kube() -> Iterator[FakeKubeApi]:
 def _services(kubeconfig: Path) -> dict[str, Any]:
     return {
         "shop": {
-            "deploy": {
-                "backend": "kubernetes",
-                "kubeconfig": str(kubeconfig),
-                "namespace": "shop",
-                "name": "web",
-                "container": "app",
-                "poll_interval": "1s",
-                "timeout": "5m",
-                "logs_url": "https://logs.example/{namespace}/{name}?v={version}",
-            }
+            "deploy": kube_deploy(
+                kubeconfig,
+                timeout="5m",
+                logs_url="https://logs.example/{namespace}/{name}?v={version}",
+            )
         }
     }
 

@@ -23,6 +23,13 @@ from workflows.config.types import Duration, HttpUrl
 _REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
+def owner_slash_name(value: str) -> str:
+    """A GitHub repository as ``owner/name``, or a config error saying so."""
+    if not _REPO_RE.fullmatch(value):
+        raise PydanticCustomError("repo", f"expected 'owner/name', got {value!r}")
+    return value
+
+
 class Section(BaseModel):
     """Base of every config model: unknown keys are errors, and a loaded config is immutable."""
 
@@ -108,9 +115,7 @@ class GithubActionsBackend(_Backend):
     @field_validator("repo")
     @classmethod
     def _owner_slash_name(cls, value: str) -> str:
-        if not _REPO_RE.fullmatch(value):
-            raise PydanticCustomError("repo", f"expected 'owner/name', got {value!r}")
-        return value
+        return owner_slash_name(value)
 
 
 class ArgoCDBackend(_Backend):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 
-from workflows.config.backends import _REPO_RE, Section
+from workflows.config.backends import Section, owner_slash_name
 from workflows.config.types import HttpUrl
 
 
@@ -48,9 +48,7 @@ class GithubSource(_Source):
     @field_validator("github")
     @classmethod
     def _owner_slash_name(cls, value: str) -> str:
-        if not _REPO_RE.fullmatch(value):
-            raise PydanticCustomError("repo", f"expected 'owner/name', got {value!r}")
-        return value
+        return owner_slash_name(value)
 
 
 class GitSource(_Source):

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fakes.kube_patch import merge_patch  # RFC 7386, as Argo CD applies it
 from tests.workflows.backends.helpers import make_target, stored
 from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply
 from workflows.backends import BackendError, BackendPorts, Status, build_backend
@@ -18,19 +19,6 @@ from workflows.config.backends import ArgoCDBackend
 
 TOKEN = "argotoken-" + "z8" * 8
 APP_PATH = "/api/v1/applications/web"
-
-
-def _merge(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch, as Argo CD applies patchType "merge"."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge(result.get(key), value)
-    return result
 
 
 class FakeArgo:
@@ -56,7 +44,7 @@ class FakeArgo:
     def patch(self, request: Recorded, match: re.Match[str]) -> Reply:
         body = request.json()
         assert body["patchType"] == "merge" and body["name"] == "web"
-        self.app = _merge(self.app, json.loads(body["patch"]))
+        self.app = merge_patch(self.app, json.loads(body["patch"]))
         return Reply(200, self.app)
 
     def sync(self, request: Recorded, match: re.Match[str]) -> Reply:
