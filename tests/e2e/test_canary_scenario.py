@@ -4,6 +4,7 @@ each step, a double click promoting once, and Abort rolling back."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,21 @@ def test_canary_promoted_click_by_click_and_aborted(
         deploy_id = _start(bot, "2.0.0")
         # Step 1 of 6, 25%: the requester may promote to 50% (no rule crosses 50).
         card = _card_at(slack, deploy_id, "canary step 1 of 6 · weight 25% · paused")
+        first_card = copy.deepcopy(card)  # as it was shown then
         assert [b["text"]["text"] for b in buttons(card).values()] == ["Promote to 50%", "Abort"]
         click(bot, slack, user="U0ALICE", message=card, channel=DEPLOYS, action_id="deploy.promote")
+        # A click on the step-1 card once the canary moved on promotes nothing.
+        _card_at(slack, deploy_id, "canary step 3 of 6")
+        click(
+            bot,
+            slack,
+            user="U0BOB",
+            message=first_card,
+            channel=DEPLOYS,
+            action_id="deploy.promote",
+            action_ts="1700000050.000001",
+        )
+        assert any("This button was for step 1" in t for t in ephemeral_texts(slack, "U0BOB"))
         # Step 3 of 6, 50%: promoting to 75% needs sre; alice is refused, bob promotes.
         card = _card_at(slack, deploy_id, "canary step 3 of 6 · weight 50% · paused")
         click(bot, slack, user="U0ALICE", message=card, channel=DEPLOYS, action_id="deploy.promote")

@@ -99,6 +99,26 @@ def _paused_canary(deploy: Deploy, at_step: int) -> dict[str, Any]:
     return canary
 
 
+def _vote(
+    session: Session, ports: Ports, *, deploy_id: int, step: int, user: str, weight: int
+) -> None:
+    """One row per person and step; the unique index turns a second click into a refusal."""
+    try:
+        with session.begin_nested():
+            session.add(
+                DeployPromotion(
+                    deploy_id=deploy_id,
+                    step=step,
+                    approver=user,
+                    weight=weight,
+                    decided_at=ports.clock.now(),
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"You already approved promoting step {step}.") from None
+
+
 def promote(
     *,
     session: Session,
@@ -119,20 +139,8 @@ def promote(
     if len(earlier) >= needed:
         raise Conflict(f"Step {at_step} of deploy #{deploy_id} is already being promoted.")
     _check_user(ports, deploy, user, rule)
-    try:
-        with session.begin_nested():
-            session.add(
-                DeployPromotion(
-                    deploy_id=deploy_id,
-                    step=at_step,
-                    approver=user,
-                    weight=int(canary.get("weight") or 0),
-                    decided_at=ports.clock.now(),
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        raise Conflict(f"You already approved promoting step {at_step}.") from None
+    weight = int(canary.get("weight") or 0)
+    _vote(session, ports, deploy_id=deploy_id, step=at_step, user=user, weight=weight)
     votes = len(earlier) + 1
     promoting = votes >= needed
     if promoting:
