@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from workflows.backends.argo_rollouts import ArgoRolloutsDeployBackend
 from workflows.backends.argocd import ArgoCDDeployBackend
 from workflows.backends.aws_codedeploy import AwsCodeDeployDeployBackend
 from workflows.backends.aws_codepipeline import AwsCodePipelineDeployBackend
@@ -13,7 +13,6 @@ from workflows.backends.aws_lambda import AwsLambdaDeployBackend
 from workflows.backends.base import BackendPorts, DeployBackend
 from workflows.backends.command import CommandDeployBackend
 from workflows.backends.github_actions import GithubActionsDeployBackend
-from workflows.backends.kubernetes import KubernetesDeployBackend
 from workflows.backends.webhook import WebhookDeployBackend
 from workflows.config.backends import (
     ArgoCDBackend,
@@ -38,8 +37,12 @@ IMPLEMENTATIONS: dict[type[Any], type[Any]] = {
     AwsLambdaBackend: AwsLambdaDeployBackend,
     AwsCodeDeployBackend: AwsCodeDeployDeployBackend,
     AwsCodePipelineBackend: AwsCodePipelineDeployBackend,
-    KubernetesBackend: KubernetesDeployBackend,
-    ArgoRolloutsBackend: ArgoRolloutsDeployBackend,
+}
+# Imported when first used: lightkube costs ~8 MiB and a good part of a second to import,
+# which a shipbot without Kubernetes services should not pay at startup.
+LAZY: dict[type[Any], tuple[str, str]] = {
+    KubernetesBackend: ("workflows.backends.kubernetes", "KubernetesDeployBackend"),
+    ArgoRolloutsBackend: ("workflows.backends.argo_rollouts", "ArgoRolloutsDeployBackend"),
 }
 
 
@@ -49,6 +52,9 @@ def build_backend(config: DeployBackendConfig, *, ports: BackendPorts) -> Deploy
     Cheap (no network): build one per job. Secrets in ``config`` are registered for
     redaction here."""
     implementation = IMPLEMENTATIONS.get(type(config))
+    if implementation is None and type(config) in LAZY:
+        module, name = LAZY[type(config)]
+        implementation = getattr(importlib.import_module(module), name)
     if implementation is None:
         raise TypeError(f"no deploy backend for {type(config).__name__}")
     backend: DeployBackend = implementation(config, ports=ports)
