@@ -71,6 +71,12 @@ def api_error(error: ApiError) -> Exception:
     return BackendError(message)
 
 
+def as_dict(obj: Any) -> dict[str, Any]:
+    """A lightkube object as the plain dict the API sent (generic resources are untyped)."""
+    value: dict[str, Any] = obj.to_dict()
+    return value
+
+
 def container_image(obj: Mapping[str, Any], container: str) -> str:
     """The image of ``container`` in the object's pod template."""
     containers = obj["spec"]["template"]["spec"].get("containers") or []

@@ -34,6 +34,7 @@ from workflows.backends._kube import (
     DEPLOY_ANNOTATION,
     PREVIOUS_IMAGE,
     Rollout,
+    as_dict,
     change_annotations,
     container_image,
     kube_client,
@@ -116,8 +117,7 @@ class ArgoRolloutsDeployBackend:
         self.ports = ports
 
     def _get(self, client: Client) -> dict[str, Any]:
-        obj: dict[str, Any] = client.get(Rollout, self.config.name).to_dict()
-        return obj
+        return as_dict(client.get(Rollout, self.config.name))
 
     def _set_image(
         self, client: Client, rollout: Mapping[str, Any], image: str, annotations: dict[str, str]
@@ -133,10 +133,7 @@ class ArgoRolloutsDeployBackend:
             },
             "spec": {"template": {"spec": {"containers": containers}}},
         }
-        patched: dict[str, Any] = client.patch(
-            Rollout, self.config.name, patch, patch_type=PatchType.MERGE
-        ).to_dict()
-        return patched
+        return as_dict(client.patch(Rollout, self.config.name, patch, patch_type=PatchType.MERGE))
 
     def start(self, target: DeployTarget) -> Started:
         with kube_client(self.config) as client:

@@ -2,13 +2,13 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-30 23:13:00.382480
+Create Date: 2026-12-01 00:04:14.817804
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import workflows.store.types
