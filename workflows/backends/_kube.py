@@ -22,7 +22,7 @@ from workflows.config.backends import ArgoRolloutsBackend, KubernetesBackend
 from workflows.redact import redact_text
 
 Rollout = create_namespaced_resource("argoproj.io", "v1alpha1", "Rollout", "rollouts")
-DEPLOY_ANNOTATION = "shipbot.dev/deploy-id"
+DEPLOY_ANNOTATION = "shipbot.dev/deploy_id"
 PREVIOUS_IMAGE = "shipbot.dev/previous-image"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 _TRANSIENT = frozenset({408, 425, 429, 500, 502, 503, 504})

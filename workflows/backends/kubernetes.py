@@ -2,7 +2,7 @@
 follow the rollout the way ``kubectl rollout status`` does.
 
 ``start``: GET the workload, then one strategic-merge PATCH that sets the container's
-image and annotates the object with the deploy (``shipbot.dev/deploy-id``,
+image and annotates the object with the deploy (``shipbot.dev/deploy_id``,
 ``kubernetes.io/change-cause``). If the object already carries this deploy's annotation
 and image (a start that got as far as the patch before shipbot died), or already runs
 the image, nothing is patched. The stored state (revision and image before, generation

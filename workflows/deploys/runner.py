@@ -121,10 +121,7 @@ class DeployRunner:
                 target=f"deploy:{row.id}",
                 params={"backend": row.backend, "version": row.version},
             )
-            enqueue_status(
-                session=session, clock=self.ports.clock, config=self.ports.config, deploy=row
-            )
-            deploy_views.show_all(session=session, clock=self.ports.clock, deploy=row)
+            self._changed(session, row)
         try:
             started = self.runner.backend_for(deploy.service).start(target_of(deploy))
         except Exception as error:  # a retry might deploy twice: fail and say why instead
@@ -300,6 +297,13 @@ class DeployRunner:
             if render:
                 deploy_views.show_all(session=session, clock=self.ports.clock, deploy=row)
 
+    def _changed(self, session: Any, deploy: Deploy) -> None:
+        """A state change: re-render its messages and queue its GitHub deployment status."""
+        deploy_views.show_all(session=session, clock=self.ports.clock, deploy=deploy)
+        enqueue_status(
+            session=session, clock=self.ports.clock, config=self.ports.config, deploy=deploy
+        )
+
     def _finish(
         self,
         deploy: Deploy,
@@ -336,9 +340,6 @@ class DeployRunner:
                 params={"version": row.version, "error": row.error, "health": row.health},
                 outcome="ok" if state == DeployState.succeeded else state,
             )
-            enqueue_status(
-                session=session, clock=self.ports.clock, config=self.ports.config, deploy=row
-            )
             if state == DeployState.succeeded and row.rollback_of is not None:
                 replaced = locked_deploy(session=session, deploy_id=row.rollback_of)
                 if transition(
@@ -347,14 +348,8 @@ class DeployRunner:
                     expected={DeployState.succeeded},
                     values={"state": DeployState.rolled_back, "updated_at": now},
                 ):
-                    enqueue_status(
-                        session=session,
-                        clock=self.ports.clock,
-                        config=self.ports.config,
-                        deploy=replaced,
-                    )
-                    deploy_views.show_all(session=session, clock=self.ports.clock, deploy=replaced)
-            deploy_views.show_all(session=session, clock=self.ports.clock, deploy=row)
+                    self._changed(session, replaced)
+            self._changed(session, row)
             if state == DeployState.succeeded and superseded is not None:
                 # Its card loses its Roll back button: it no longer shows what runs there.
                 deploy_views.show_all(session=session, clock=self.ports.clock, deploy=superseded)
