@@ -24,7 +24,7 @@ from workflows.backends.progressive import PromotableBackend
 from workflows.config.backends import ArgoRolloutsBackend, PromotionRule
 from workflows.deploys import views as deploy_views
 from workflows.deploys.decisions import may_manage
-from workflows.deploys.directory import describe, is_member
+from workflows.deploys.directory import is_member
 from workflows.deploys.models import Deploy, DeployPromotion, DeployState
 from workflows.deploys.requests import Ports, claim
 from workflows.deploys.runner import RunnerPorts, target_of
@@ -57,6 +57,10 @@ def rule_for(*, ports: Ports, deploy: Deploy, next_weight: int) -> PromotionRule
     return max(crossed, key=lambda r: (r.required, r.above_weight), default=None)
 
 
+def _groups(rule: PromotionRule) -> str:
+    return ", ".join(rule.from_groups) or "anyone"
+
+
 def votes_for(*, session: Session, deploy_id: int, step: int) -> list[DeployPromotion]:
     return list(
         session.exec(
@@ -76,14 +80,14 @@ def _check_user(ports: Ports, deploy: Deploy, user: str, rule: PromotionRule | N
     if user == deploy.requested_by and not env.approval.allow_self_approval:
         raise PermissionDenied(
             f"Promoting past {rule.above_weight}% needs someone other than the requester.",
-            hint=f"Ask {describe(rule.from_groups)}.",
+            hint=f"Ask {_groups(rule)}.",
         )
     if not is_member(
         config=ports.config, directory=ports.directory, user=user, refs=rule.from_groups
     ):
         raise PermissionDenied(
             f"Promoting past {rule.above_weight}% needs {rule.required} approval(s) from "
-            f"{describe(rule.from_groups)}."
+            f"{_groups(rule)}."
         )
 
 
