@@ -297,12 +297,10 @@ class DeployRunner:
             if render:
                 deploy_views.show_all(session=session, clock=self.ports.clock, deploy=row)
 
-    def _changed(self, session: Any, deploy: Deploy) -> None:
-        """A state change: re-render its messages and queue its GitHub deployment status."""
-        deploy_views.show_all(session=session, clock=self.ports.clock, deploy=deploy)
-        enqueue_status(
-            session=session, clock=self.ports.clock, config=self.ports.config, deploy=deploy
-        )
+    def _changed(self, session: Any, deploy: Deploy) -> None:  # re-render, tell GitHub
+        ports = self.ports
+        deploy_views.show_all(session=session, clock=ports.clock, deploy=deploy)
+        enqueue_status(session=session, clock=ports.clock, config=ports.config, deploy=deploy)
 
     def _finish(
         self,
