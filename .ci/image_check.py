@@ -235,7 +235,7 @@ def serve_and_probe(
         port = probe.getsockname()[1]
     env.update({
         "SHIPBOT_PORT": str(port), "SHIPBOT_HOST": "127.0.0.1",
-        "SLACK_BOT_TOKEN": "xoxb-image-check", "SLACK_SIGNING_SECRET": "image-check-secret",
+        "SLACK_BOT_TOKEN": "xoxb-ci", "SLACK_SIGNING_SECRET": "image-check-secret",
         "SLACK_API_URL": "http://127.0.0.1:9/api/",
     })
     version_out = subprocess.run([*entry, "--version"], env=env, cwd=workdir, capture_output=True,
