@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from workflows.audit.chain import RECORDED
+
 _PENDING = "shipbot_audit_metrics_pending"
 
 
@@ -73,10 +75,9 @@ def watch_audit(engine: Engine, counters: DomainCounters) -> Callable[[], None]:
     def after_flush(session: Session, _context: Any) -> None:
         if getattr(session.get_bind(), "pool", None) is not engine.pool:
             return
-        for entry in session.new:
-            if getattr(entry, "__tablename__", "") == "audit_entries":
-                pending = session.info.setdefault(_PENDING, [])
-                pending.append((entry.action, _environment(session, entry)))
+        for entry in session.info.pop(RECORDED, []):
+            pending = session.info.setdefault(_PENDING, [])
+            pending.append((entry.action, _environment(session, entry)))
 
     def after_commit(session: Session) -> None:
         for action, environment in session.info.pop(_PENDING, []):
@@ -84,6 +85,7 @@ def watch_audit(engine: Engine, counters: DomainCounters) -> Callable[[], None]:
 
     def after_rollback(session: Session) -> None:
         session.info.pop(_PENDING, None)
+        session.info.pop(RECORDED, None)
 
     listeners = (
         ("after_flush", after_flush),

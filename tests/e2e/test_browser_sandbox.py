@@ -138,7 +138,7 @@ def test_production_deploy_with_two_approvals(page: Any) -> None:
         ("U0CAROL", "carol", "2/2 approved"),
     ):
         screen.be(approver, "C0APPROVE")
-        request = screen.message("asks to deploy")
+        request = screen.message("to deploy")  # "asks", then "asked" once decided
         request.locator("button[data-action-id='deploy.approve']").click()
         expect(request).to_contain_text(approved)
         screen.shot(f"{name}-approved")

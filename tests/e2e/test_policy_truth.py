@@ -36,6 +36,8 @@ def bot_with(
 
     def start(edit: Edit) -> RunningBot:
         data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+        # Written elsewhere, so the rollout script is named by its full path.
+        data["services"]["web"]["deploy"]["cwd"] = str(EXAMPLE_CONFIG.parent)
         edit(data)
         path = tmp_path / "shipbot.yaml"
         path.write_text(yaml.safe_dump(data))

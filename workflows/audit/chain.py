@@ -194,6 +194,10 @@ def _locked_head(session: Session) -> AuditHead:
     return head
 
 
+RECORDED = "shipbot.audit.recorded"
+"""``session.info`` key: the entries ``record`` wrote in this session since its last flush."""
+
+
 def record(
     *,
     session: Session,
@@ -247,9 +251,13 @@ def record(
     )
     head.seq = fields["seq"]
     head.hash = digest
+    entry = AuditEntry(**fields, prev_hash=prev_hash, hash=digest)
+    # Written with Core, so it is not in ``session.new``: listeners that count what a
+    # transaction audited (metrics) find it here at its flush.
+    session.info.setdefault(RECORDED, []).append(entry)
     session.add(head)
     session.flush()
-    return AuditEntry(**fields, prev_hash=prev_hash, hash=digest)
+    return entry
 
 
 def entries(

@@ -174,8 +174,10 @@ class CommandDeployBackend:
                 status=Status.failed,
                 detail=f"the run directory {run_dir} is gone; the outcome is unknown",
             )
-        tail = output_tail(run_dir)
+        # Status first: once it is written the output is complete, so a tail read after
+        # it is the whole tail (read before it, the last lines could be missing).
         status = read_status(run_dir)
+        tail = output_tail(run_dir)
         if status is None and runner_alive(run_dir):
             return Progress(status=Status.running, detail=_last_line(tail), output_tail=tail)
         if status is None:
