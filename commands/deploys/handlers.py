@@ -284,7 +284,7 @@ def _lock_answers(deps: Deps, ports: Ports, command: SlashCommand) -> Iterator[N
         try:
             yield
         except AlreadyLocked as clash:
-            by = f" by {mention(clash.lock.locked_by)}: {escape(clash.lock.reason)}"
+            by = f" by {mention(clash.locked_by)}: {escape(clash.reason)}"
             raise Conflict(clash.message.rstrip(".") + by) from clash
 
 

@@ -17,11 +17,14 @@ from workflows.errors import Conflict, NotFound, UserError
 
 
 class AlreadyLocked(Conflict):
-    """There is a lock there already: ``lock`` says whose and why."""
+    """There is a lock there already, placed by ``locked_by`` for ``reason``.
 
-    def __init__(self, message: str, *, lock: DeployLock) -> None:
+    Plain values, not the row: the refused transaction rolls back and expires it."""
+
+    def __init__(self, message: str, *, locked_by: str, reason: str) -> None:
         super().__init__(message)
-        self.lock = lock
+        self.locked_by = locked_by
+        self.reason = reason
 
 
 def _check_names(ports: Ports, environment: str, service: str | None) -> None:
@@ -78,7 +81,9 @@ def lock(
         if existing is None:  # lifted again meanwhile
             raise Conflict(f"{_scope(environment, service)} changed meanwhile.") from None
         raise AlreadyLocked(
-            f"{_scope(environment, service)} is already locked.", lock=existing
+            f"{_scope(environment, service)} is already locked.",
+            locked_by=existing.locked_by,
+            reason=existing.reason,
         ) from None
     audit.record(
         session=session,
