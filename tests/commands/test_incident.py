@@ -9,9 +9,8 @@ import pytest
 from sqlmodel import col, select
 
 from commands.common.reply import Action, Reply, SlashCommand, Submission
-from commands.incidents import actions
+from commands.incidents import actions, views
 from commands.incidents import handlers as command
-from commands.incidents import views
 from workflows.clock import FakeClock
 from workflows.config import load_config
 from workflows.config.models import ShipbotConfig

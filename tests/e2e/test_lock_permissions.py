@@ -11,16 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import col, select
 
-from bot.runtime import Runtime
-from bot.sandbox.seed import seed_workspace
-from bot.sandbox.signing import SlackRequestSigner, slash_command_body
-from bot.server_thread import ServerThread
-from tests.e2e.conftest import EXAMPLE_CONFIG, SIGNING_SECRET, RunningBot, settings_for
-from tests.e2e.listeners import register_test_listeners
+from bot.sandbox.signing import slash_command_body
+from tests.e2e.conftest import EXAMPLE_CONFIG, RunningBot, serving
 from workflows.config import load_config
 from workflows.deploys.models import DeployLock
 from workflows.store.db import Database
@@ -37,23 +32,8 @@ def bot(database: Database, slack: Any, tmp_path: Path) -> Iterator[RunningBot]:
     text = text.replace("unlockers: []", f"unlockers: [{ERIN}]")
     path = tmp_path / "shipbot.yaml"
     path.write_text(text)
-    config = load_config(path)
-    seed_workspace(slack, config)
-    runtime = Runtime(
-        settings_for(database, slack.url, tmp_path / "state"),
-        config=config,
-        database=database,
-        upgrade_sqlite=False,
-        extra_registrars=[register_test_listeners],
-    )
-    server = ServerThread(runtime.http).start()
-    client = httpx.Client(base_url=server.url, timeout=10)
-    try:
-        yield RunningBot(runtime, server, client, SlackRequestSigner(SIGNING_SECRET))
-    finally:
-        client.close()
-        server.stop()
-        runtime.stop()
+    with serving(load_config(path), database, slack, tmp_path) as running:
+        yield running
 
 
 def _deploy(bot: RunningBot, text: str, *, user: str) -> dict[str, Any]:

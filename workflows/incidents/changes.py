@@ -74,17 +74,15 @@ def _begin(session: Session, clock: Clock, delivery_key: str, incident_id: int) 
 def _permitted(
     session: Session,
     clock: Clock,
-    *,
-    config: ShipbotConfig,
-    directory: Directory,
-    actor: str,
+    asked: tuple[ShipbotConfig, Directory, str, str],
     incident_id: int,
     change: Change,
-    delivery_key: str,
     new_severity: str | None = None,
 ) -> Incident:
     """Claim the delivery, read the open incident and check ``actor`` may change it. A
-    refusal rolls all of it back; the caller audits it (``workflows.permissions``)."""
+    refusal rolls all of it back; the caller audits it (``workflows.permissions``).
+    ``asked`` is who asked and how: ``(config, directory, actor, delivery_key)``."""
+    config, directory, actor, delivery_key = asked
     incident = _begin(session, clock, delivery_key, incident_id)
     check_change(
         config=config,
@@ -166,14 +164,7 @@ def update_status(
         )
     text = _text(message, what="A status update", field="status")
     incident = _permitted(
-        session,
-        clock,
-        config=config,
-        directory=directory,
-        actor=actor,
-        incident_id=incident_id,
-        change="status",
-        delivery_key=delivery_key,
+        session, clock, (config, directory, actor, delivery_key), incident_id, "status"
     )
     previous = incident.status
     now = clock.now()
@@ -218,12 +209,9 @@ def change_severity(
     incident = _permitted(
         session,
         clock,
-        config=config,
-        directory=directory,
-        actor=actor,
-        incident_id=incident_id,
-        change="severity",
-        delivery_key=delivery_key,
+        (config, directory, actor, delivery_key),
+        incident_id,
+        "severity",
         new_severity=new,
     )
     previous = incident.severity
@@ -266,14 +254,7 @@ def assign_role(
     if not is_user_id(user):
         raise UserError("Pick a person (a Slack user) for the role.")
     incident = _permitted(
-        session,
-        clock,
-        config=config,
-        directory=directory,
-        actor=actor,
-        incident_id=incident_id,
-        change="assign",
-        delivery_key=delivery_key,
+        session, clock, (config, directory, actor, delivery_key), incident_id, "assign"
     )
     previous = getattr(incident, role)
     if previous == user:
@@ -333,14 +314,7 @@ def resolve(
     topic says so, reminders stop, and a postmortem draft is uploaded to the channel."""
     summary = _text(summary, what="Resolving", field="summary")
     incident = _permitted(
-        session,
-        clock,
-        config=config,
-        directory=directory,
-        actor=actor,
-        incident_id=incident_id,
-        change="resolved",
-        delivery_key=delivery_key,
+        session, clock, (config, directory, actor, delivery_key), incident_id, "resolved"
     )
     previous = incident.status
     now = clock.now()
