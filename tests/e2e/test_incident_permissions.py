@@ -17,6 +17,7 @@ from bot.sandbox.signing import block_actions_body, slash_command_body, view_sub
 from tests.e2e.conftest import RunningBot, wait_until
 from tests.e2e.deploy_helpers import ephemeral_texts
 from workflows.audit import entries
+from workflows.incidents.declare import channel_ready
 from workflows.incidents.models import Incident
 from workflows.incidents.queries import blocking_incident
 from workflows.store.models import AuditEntry
@@ -128,8 +129,6 @@ def test_a_retried_refusal_is_audited_once(running_bot: RunningBot) -> None:
 
 def _declare_without_worker(bot: RunningBot) -> tuple[Incident, str]:
     """A declared SEV1 with its channel stored directly (no Slack round trip needed)."""
-    from workflows.incidents.declare import channel_ready
-
     bot.command("declare SEV1 web Payments down", command="/incident", user=ALICE)
     incident = _incident(bot)
     config = bot.runtime.deps.config

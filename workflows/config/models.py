@@ -167,7 +167,7 @@ class Severities(Section):
 
 
 class Incidents(Section):
-    """Incident channels and severities."""
+    """Incident channels, severities, and who may declare and run incidents."""
 
     channel_prefix: str = Field(default="inc", pattern=r"^[a-z0-9][a-z0-9_-]{0,20}$")
     announce_channel: str | None = Field(

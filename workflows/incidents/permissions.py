@@ -107,8 +107,9 @@ def check_change(
     if new_severity is not None:
         params["to"] = new_severity
         message += f" ({incident.severity} → {new_severity})"
-        if lifts_block(config, before=incident.severity, after=new_severity):
-            message += ": that lifts its deploy block"
+    after = "resolved" if change == "resolved" else new_severity
+    if after is not None and lifts_block(config, before=incident.severity, after=after):
+        message += ": that lifts its deploy block"
     raise Denied(
         message + ".",
         actor=actor,
