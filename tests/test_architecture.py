@@ -149,10 +149,7 @@ def mention(user):
 # Issue 15: policy answers and flows return typed data; commands/ renders the Slack text.
 SLACK_SYNTAX_TODAY = {
     f"workflows/{folder}/{module}.py"
-    for folder, modules in (
-        ("deploys", "decisions directory followups locks policy requests"),
-        ("incidents", "changes declare queries reminders"),
-    )
+    for folder, modules in (("deploys", "decisions directory followups policy requests"),)
     for module in modules.split()
 }
 

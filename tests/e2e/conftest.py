@@ -14,7 +14,7 @@ import pytest
 from bot.runtime import Runtime
 from bot.sandbox.seed import seed_workspace
 from bot.sandbox.signing import SlackRequestSigner, slash_command_body
-from bot.sandbox.slack_api import FakeSlackApi
+from bot.sandbox.slack.api import FakeSlackApi
 from bot.server_thread import ServerThread
 from bot.settings import Settings
 from tests.e2e.listeners import register_test_listeners

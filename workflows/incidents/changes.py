@@ -128,6 +128,16 @@ def _record(
     return event
 
 
+def _parse_status(status: str) -> IncidentStatus:
+    try:
+        return IncidentStatus(status.strip().lower())
+    except ValueError:
+        raise UserError(
+            f"{status!r} is not a status.",
+            hint=f"Use one of {', '.join(s.value for s in IncidentStatus)}.",
+        ) from None
+
+
 def update_status(
     *,
     session: Session,
@@ -143,13 +153,7 @@ def update_status(
 ) -> Incident:
     """Post a status update. The first one acknowledges the incident; ``resolved`` resolves
     it (the message is the summary). A changed status is announced."""
-    try:
-        new_status = IncidentStatus(status.strip().lower())
-    except ValueError:
-        raise UserError(
-            f"{status!r} is not a status.",
-            hint=f"Use one of {', '.join(s.value for s in IncidentStatus)}.",
-        ) from None
+    new_status = _parse_status(status)
     if new_status == IncidentStatus.resolved:
         return resolve(
             session=session,

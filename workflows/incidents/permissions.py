@@ -42,7 +42,7 @@ def managers(config: ShipbotConfig) -> Who:
 
 
 def responders(config: ShipbotConfig, severity: str) -> Who:
-    refs = config.incidents.severity(severity).responders if severity in SEVERITIES else []  # type: ignore[arg-type]
+    refs = config.incidents.severity(severity).responders if severity in SEVERITIES else []
     return Who(
         f"{severity} responders", tuple(refs), key=f"incidents.severities.{severity}.responders"
     )
