@@ -84,7 +84,7 @@ def test_outsider_and_responder_cannot_lift_a_sev1_by_command(
     assert f"You may not resolve incident #{incident.id}" in resolved
     took = _say(bot, f"assign commander <@{DAVE}>", user=DAVE, channel=channel)
     assert f"You may not change the roles of incident #{incident.id}" in took
-    assert f"SEV1 responders: *sre* (<@{BOB}>, <@U0CAROL>)" in took
+    assert f"SEV1 responders: *sre* (<@{BOB}>, <@U0CAROL>, <@{ERIN}>)" in took
     # A responder may run the incident but not end its block...
     assert "status is *identified*" in _say(bot, "status identified x", user=BOB, channel=channel)
     responder = _say(bot, "sev 4", user=BOB, channel=channel)

@@ -1,8 +1,9 @@
 """Who may lock an environment and lift someone else's lock, through signed requests.
 
 The example config with production's ``locks.lockers: [sre]`` and ``locks.unlockers:
-[U0ERIN]``: bob and carol (sre, also production's break-glass) may lock and unlock, erin
-may lift locks, alice and dave may do neither; the person who locked may always unlock.
+[U0ALICE]``: bob, carol and erin (sre, also production's break-glass) may lock and lift
+any lock, alice may lift locks but not lock, dave may do neither; the person who locked
+may always unlock.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def bot(database: Database, slack: Any, tmp_path: Path) -> Iterator[RunningBot]:
     text = EXAMPLE_CONFIG.read_text()
     assert "# lockers: [sre]" in text and "unlockers: []" in text
     text = text.replace("# lockers: [sre]", "lockers: [sre]")
-    text = text.replace("unlockers: []", f"unlockers: [{ERIN}]")
+    text = text.replace("unlockers: []", f"unlockers: [{ALICE}]")
     path = tmp_path / "shipbot.yaml"
     path.write_text(text)
     with serving(load_config(path), database, slack, tmp_path) as running:
@@ -58,7 +59,7 @@ def test_only_lockers_may_lock(bot: RunningBot) -> None:
     refused = _deploy(bot, "lock production db migration", user=ALICE)
     assert refused["response_type"] == "ephemeral"
     assert "You may not lock production." in refused["text"]
-    assert f"lockers of production: *sre* (<@{BOB}>, <@U0CAROL>)" in refused["text"]
+    assert f"lockers of production: *sre* (<@{BOB}>, <@U0CAROL>, <@{ERIN}>)" in refused["text"]
     assert _locks(bot) == []
     # Staging sets no lockers and no deployers: anyone may lock it.
     staging = _deploy(bot, "lock staging web flaky tests", user=ALICE)
@@ -81,21 +82,21 @@ def test_someone_elses_lock_stays_until_a_permitted_user_lifts_it(bot: RunningBo
     assert "You may not remove someone else's lock." in refused["text"]
     assert f"the person who locked it: <@{BOB}>" in refused["text"]
     assert "break-glass of production: *sre*" in refused["text"]
-    assert f"unlockers of production: <@{ERIN}>" in refused["text"]
+    assert f"unlockers of production: <@{ALICE}>" in refused["text"]
     # Slack retrying the same command: refused once, audited once.
     bot.post_signed(body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "timeout"})
     assert _audited(bot, "deploy.unlocked") == [(DAVE, "denied")]
     assert _locks(bot) == [("production", "*", BOB)]
     assert "production is locked" in _deploy(bot, "web 2.0.0 to production", user=ALICE)["text"]
 
-    lifted = _deploy(bot, "unlock production migration postponed", user=ERIN)
+    lifted = _deploy(bot, "unlock production migration postponed", user=ALICE)
     assert lifted["response_type"] == "in_channel"
     assert lifted["text"] == (
-        f":unlock: production is unlocked by <@{ERIN}>; <@{BOB}> had locked it: db migration"
+        f":unlock: production is unlocked by <@{ALICE}>; <@{BOB}> had locked it: db migration"
         "\nWhy: migration postponed"
     )
     assert _locks(bot) == []
-    assert _audited(bot, "deploy.unlocked") == [(DAVE, "denied"), (ERIN, "ok")]
+    assert _audited(bot, "deploy.unlocked") == [(DAVE, "denied"), (ALICE, "ok")]
 
 
 def test_the_locker_and_break_glass_may_unlock(bot: RunningBot) -> None:
