@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from commands.common.dispatch import CommandSpec, Usage, render_help
+from commands.common.permissions import audited_refusals, mention
 from commands.common.reply import Reply, SlashCommand, escape, quote_input, section
 from commands.common.seams import Deps, require_config
 from commands.deploys import modals as deploy_modals
@@ -15,15 +16,17 @@ from workflows.config import ShipbotConfig
 from workflows.deploys import queries
 from workflows.deploys.decisions import cancel
 from workflows.deploys.followups import NothingEarlier, rollback
-from workflows.deploys.locks import lock, unlock
+from workflows.deploys.locks import AlreadyLocked, lock, unlock
 from workflows.deploys.models import Deploy
 from workflows.deploys.policy import evaluate, resolve_target
 from workflows.deploys.requests import DeployAsk, Ports, request_deploy
-from workflows.errors import UserError
+from workflows.errors import Conflict, UserError
 
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+/-]{0,127}")
 BREAK_GLASS = "--break-glass"
 REQUEST_USAGE = "/deploy <service> <version> [to] <environment> [reason...]"
+LOCK_USAGE = "/deploy lock <env> [service] <reason>"
+UNLOCK_USAGE = "/deploy unlock <env> [service] [reason]"
 
 
 def ports_of(deps: Deps) -> Ports:
@@ -228,14 +231,12 @@ def _cancel(command: SlashCommand, deps: Deps) -> Reply:
 
 def _lock(command: SlashCommand, deps: Deps) -> Reply:
     words = command.words[1:]
-    if len(words) < 2:
-        raise UserError(
-            "Lock needs a reason.", hint="Usage: `/deploy lock <env> [service] <reason>`"
-        )
     ports = ports_of(deps)
-    service = words[1] if words[1] in ports.config.services else None
+    service = words[1] if len(words) > 1 and words[1] in ports.config.services else None
     reason = " ".join(words[2:] if service else words[1:])
-    with deps.database.transaction() as session:
+    if not words or not reason.strip():
+        raise UserError("Lock needs a reason.", hint=f"Usage: `{LOCK_USAGE}`")
+    with _lock_answers(deps, ports, command), deps.database.transaction() as session:
         lock(
             session=session,
             ports=ports,
@@ -246,25 +247,47 @@ def _lock(command: SlashCommand, deps: Deps) -> Reply:
             delivery_key=command.delivery_key,
         )
     scope = f"{service} in {words[0]}" if service else words[0]
-    return Reply(text=f":lock: {scope} is locked: {escape(reason)}", response_type="in_channel")
+    text = f":lock: {scope} is locked by {mention(command.user_id)}: {escape(reason)}"
+    return Reply(text=text, response_type="in_channel")
 
 
 def _unlock(command: SlashCommand, deps: Deps) -> Reply:
     words = command.words[1:]
-    if len(words) not in (1, 2):
-        raise UserError("Unlock what?", hint="Usage: `/deploy unlock <env> [service]`")
-    service = words[1] if len(words) == 2 else None
-    with deps.database.transaction() as session:
-        unlock(
+    if not words:
+        raise UserError("Unlock what?", hint=f"Usage: `{UNLOCK_USAGE}`")
+    ports = ports_of(deps)
+    service = words[1] if len(words) > 1 and words[1] in ports.config.services else None
+    reason = " ".join(words[2:] if service else words[1:])
+    with _lock_answers(deps, ports, command), deps.database.transaction() as session:
+        lifted = unlock(
             session=session,
-            ports=ports_of(deps),
+            ports=ports,
             environment=words[0],
             service=service,
             user=command.user_id,
+            reason=reason,
             delivery_key=command.delivery_key,
         )
     scope = f"{service} in {words[0]}" if service else words[0]
-    return Reply(text=f":unlock: {scope} is unlocked.", response_type="in_channel")
+    text = (
+        f":unlock: {scope} is unlocked by {mention(command.user_id)}; "
+        f"{mention(lifted.locked_by)} had locked it: {escape(lifted.reason)}"
+    )
+    if reason.strip():
+        text += f"\nWhy: {escape(reason.strip())}"
+    return Reply(text=text, response_type="in_channel")
+
+
+@contextmanager
+def _lock_answers(deps: Deps, ports: Ports, command: SlashCommand) -> Iterator[None]:
+    """A refused lock or unlock, audited and worded with who may; a clash with whose lock."""
+    channel = command.channel_id
+    with audited_refusals(deps, ports.config, delivery_key=command.delivery_key, channel=channel):
+        try:
+            yield
+        except AlreadyLocked as clash:
+            by = f" by {mention(clash.locked_by)}: {escape(clash.reason)}"
+            raise Conflict(clash.message.rstrip(".") + by) from clash
 
 
 SPEC = CommandSpec(
@@ -282,8 +305,8 @@ SPEC = CommandSpec(
             "/deploy rollback <service> <env> [to <version>]", "deploy the previous good version"
         ),
         Usage("/deploy cancel <id>", "cancel a deploy that waits or runs"),
-        Usage("/deploy lock <env> [service] <reason>", "stop deploys there"),
-        Usage("/deploy unlock <env> [service]", "allow deploys again"),
+        Usage(LOCK_USAGE, "stop deploys there"),
+        Usage(UNLOCK_USAGE, "allow deploys again"),
         Usage(
             "/deploy explain <service> <env> [version]",
             "every rule: why you can or cannot deploy there now",

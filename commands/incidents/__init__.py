@@ -4,21 +4,21 @@ incident's messages and the jobs that create and tend its channel."""
 from __future__ import annotations
 
 from commands.common.seams import Registry
-from commands.incidents import handlers, messages, views
+from commands.incidents import actions, handlers, messages, views
 from commands.incidents.slack_jobs import IncidentSlackJobs
 from workflows.config import ShipbotConfig
 
 
 def register(registry: Registry) -> None:
     registry.command("/incident", handlers.SPEC.dispatch)
-    registry.action(views.OPEN_STATUS, handlers.open_status)
-    registry.action(views.OPEN_ASSIGN, handlers.open_assign)
-    registry.action(views.OPEN_RESOLVE, handlers.open_resolve)
-    registry.action(views.SNOOZE_ACTION, handlers.snooze)
-    registry.submission(views.DECLARE_MODAL, handlers.submit_declare)
-    registry.submission(views.STATUS_MODAL, handlers.submit_status)
-    registry.submission(views.ASSIGN_MODAL, handlers.submit_assign)
-    registry.submission(views.RESOLVE_MODAL, handlers.submit_resolve)
+    registry.action(views.OPEN_STATUS, actions.open_status)
+    registry.action(views.OPEN_ASSIGN, actions.open_assign)
+    registry.action(views.OPEN_RESOLVE, actions.open_resolve)
+    registry.action(views.SNOOZE_ACTION, actions.snooze)
+    registry.submission(views.DECLARE_MODAL, actions.submit_declare)
+    registry.submission(views.STATUS_MODAL, actions.submit_status)
+    registry.submission(views.ASSIGN_MODAL, actions.submit_assign)
+    registry.submission(views.RESOLVE_MODAL, actions.submit_resolve)
     deps = registry.deps
     config = deps.config if deps.config is not None else ShipbotConfig()
     for prefix, render in messages.renderers(config).items():

@@ -1,24 +1,24 @@
-"""`/incident`: declare and run incidents, plus the card's buttons and modals.
+"""`/incident`: declare and run incidents (the card's buttons and forms are in ``actions``).
 
 Parsing and replies live here; the changes are ``workflows.incidents`` functions, each in
-one transaction with its delivery claim, timeline event, audit entry and jobs.
+one transaction with its delivery claim, permission check, timeline event, audit entry
+and jobs (``flow.change``).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
-from typing import Any
 
 from commands.common.dispatch import CommandSpec, Usage
-from commands.common.reply import Action, Reply, SlashCommand, Submission, quote_input
+from commands.common.permissions import mention
+from commands.common.reply import Reply, SlashCommand, quote_input
 from commands.common.seams import Deps
 from commands.incidents import views
+from commands.incidents.flow import LIST_HINT, by, change, checked, config_of
 from workflows.config.models import ShipbotConfig
 from workflows.config.types import is_user_id
 from workflows.errors import NotFound, UserError
-from workflows.incidents import changes, declare, queries, reminders
+from workflows.incidents import changes, declare, queries
 from workflows.incidents.models import Incident, IncidentStatus
 from workflows.incidents.naming import parse_severity
 
@@ -29,11 +29,6 @@ _WHERE_HINT = (
     "Run it in the incident's channel, or name the incident first, e.g. "
     "`/incident status #12 identified bad cache config`. `/incident list` shows them."
 )
-
-
-def _config(deps: Deps) -> ShipbotConfig:
-    # Incidents work on the defaults (SEV1-SEV4, anyone may declare) without a config.
-    return deps.config if deps.config is not None else ShipbotConfig()
 
 
 def _split(text: str, count: int) -> list[str]:
@@ -59,23 +54,6 @@ def parse_user(word: str, config: ShipbotConfig) -> str:
     )
 
 
-def _change(deps: Deps, change: Callable[..., Any], **arguments: Any) -> Any:
-    """Run one workflow change in its own transaction, then wake the worker for its jobs."""
-    with deps.database.transaction() as session:
-        result = change(session=session, clock=deps.clock, **arguments)
-    deps.wake_worker()
-    return result
-
-
-def _by(command: SlashCommand) -> dict[str, Any]:
-    """Who asked, where, and the delivery to claim (the same for every change)."""
-    return {
-        "actor": command.user_id,
-        "delivery_key": command.delivery_key,
-        "channel": command.channel_id,
-    }
-
-
 def _target(command: SlashCommand, deps: Deps, rest: str) -> tuple[Incident, str]:
     """The incident a command is about, and the rest of its text: a leading ``#12`` or
     ``<#C...>`` names it, else it is the incident of the channel the command came from."""
@@ -83,7 +61,9 @@ def _target(command: SlashCommand, deps: Deps, rest: str) -> tuple[Incident, str
     first = words[0] if words else ""
     with deps.database.read_session() as session:
         if match := _INCIDENT_ID.match(first):
-            incident = queries.require_incident(session=session, incident_id=int(match[1]))
+            incident = queries.get_incident(session=session, incident_id=int(match[1]))
+            if incident is None:
+                raise NotFound(f"there is no incident {first}", hint=LIST_HINT)
             return incident, words[1] if len(words) > 1 else ""
         if match := _CHANNEL.match(first):
             found = queries.incident_for_channel(session=session, channel_id=match[1])
@@ -110,7 +90,7 @@ def _id(incident: Incident) -> int:
 
 
 def _declare(command: SlashCommand, deps: Deps) -> Reply:
-    config = _config(deps)
+    config = config_of(deps)
     rest = _args(command)
     if not rest:
         modal = views.declare_modal(config, channel=command.channel_id)
@@ -122,14 +102,14 @@ def _declare(command: SlashCommand, deps: Deps) -> Reply:
     words = _split(remainder, 1)
     if words and words[0] in config.services:
         service, remainder = words[0], (words[1] if len(words) > 1 else "")
-    incident = _change(
+    incident = change(
         deps,
         declare.declare,
-        config=config,
+        **checked(deps),
         severity=severity,
         title=remainder,
         service=service,
-        **_by(command),
+        **by(command),
     )
     return Reply(text=views.declared_reply_text(incident))
 
@@ -143,14 +123,14 @@ def _status(command: SlashCommand, deps: Deps) -> Reply:
             hint="`/incident status <investigating|identified|monitoring|resolved> <message>`",
         )
     status, message = words[0], (words[1] if len(words) > 1 else "")
-    updated = _change(
+    updated = change(
         deps,
         changes.update_status,
-        config=_config(deps),
+        **checked(deps),
         incident_id=_id(incident),
         status=status,
         message=message,
-        **_by(command),
+        **by(command),
     )
     return Reply(text=views.changed_reply_text(updated, f"status is *{updated.status}*"))
 
@@ -159,13 +139,13 @@ def _severity(command: SlashCommand, deps: Deps) -> Reply:
     incident, rest = _target(command, deps, _args(command))
     if not rest.strip():
         raise UserError("Which severity?", hint="`/incident sev <1-4|SEV1..SEV4>`")
-    updated = _change(
+    updated = change(
         deps,
         changes.change_severity,
-        config=_config(deps),
+        **checked(deps),
         incident_id=_id(incident),
         severity=rest.split()[0],
-        **_by(command),
+        **by(command),
     )
     return Reply(text=views.changed_reply_text(updated, f"severity is *{updated.severity}*"))
 
@@ -177,16 +157,22 @@ def _assign(command: SlashCommand, deps: Deps) -> Reply:
         raise UserError(
             "Give a role and a person.", hint="`/incident assign <commander|comms|scribe> @user`"
         )
-    role, user = words[0].lower(), parse_user(words[1], _config(deps))
-    updated = _change(
-        deps, changes.assign_role, incident_id=_id(incident), role=role, user=user, **_by(command)
+    role, user = words[0].lower(), parse_user(words[1], config_of(deps))
+    updated = change(
+        deps,
+        changes.assign_role,
+        **checked(deps),
+        incident_id=_id(incident),
+        role=role,
+        user=user,
+        **by(command),
     )
-    return Reply(text=views.changed_reply_text(updated, f"<@{user}> is the {role}"))
+    return Reply(text=views.changed_reply_text(updated, f"{mention(user)} is the {role}"))
 
 
 def _note(command: SlashCommand, deps: Deps) -> Reply:
     incident, rest = _target(command, deps, _args(command))
-    _change(deps, changes.add_note, incident_id=_id(incident), text=rest, **_by(command))
+    change(deps, changes.add_note, incident_id=_id(incident), text=rest, **by(command))
     return Reply(text=views.changed_reply_text(incident, "note added to the timeline"))
 
 
@@ -196,13 +182,13 @@ def _resolve(command: SlashCommand, deps: Deps) -> Reply:
         raise UserError(f"incident #{incident.id} is resolved already")
     if not rest.strip():
         return Reply(text="Opening the resolve form.", modal=views.resolve_modal(incident))
-    resolved = _change(
+    resolved = change(
         deps,
         changes.resolve,
-        config=_config(deps),
+        **checked(deps),
         incident_id=_id(incident),
         summary=rest,
-        **_by(command),
+        **by(command),
     )
     return Reply(
         text=views.changed_reply_text(resolved, "resolved; a postmortem draft is on its way")
@@ -258,126 +244,3 @@ SPEC = CommandSpec(
         "list": _list,
     },
 )
-
-
-# --- buttons and modals (registered by bot/incident_wiring.py) -------------------------
-
-
-def _clicked(action: Action, deps: Deps) -> Incident | Reply:
-    try:
-        incident_id = int(action.value)
-    except ValueError:
-        return Reply(text="That button is broken; use `/incident help` instead.")
-    with deps.database.read_session() as session:
-        incident = queries.require_incident(session=session, incident_id=incident_id)
-    if incident.status == IncidentStatus.resolved:
-        return Reply(text=f"Incident #{incident.id} is resolved already.")
-    return incident
-
-
-def _opener(build: Callable[[Incident], dict[str, Any]]) -> Callable[[Action, Any], Reply]:
-    """A card button that opens a modal about the clicked incident."""
-
-    def open_modal(action: Action, deps: Deps) -> Reply:
-        found = _clicked(action, deps)
-        return found if isinstance(found, Reply) else Reply(text="", modal=build(found))
-
-    return open_modal
-
-
-open_status = _opener(views.status_modal)
-open_assign = _opener(views.assign_modal)
-open_resolve = _opener(views.resolve_modal)
-
-
-def snooze(action: Action, deps: Deps) -> Reply | None:
-    """The reminder's Snooze button; the reminder message itself shows the snooze."""
-    _change(
-        deps,
-        reminders.snooze,
-        actor=action.user_id,
-        reminder_event_id=int(action.value),
-        delivery_key=action.delivery_key,
-        channel=action.channel_id or None,
-    )
-    return None
-
-
-def _field_errors(
-    submission: Submission, deps: Deps, block_id: str, change: Callable[..., Any], **arguments: Any
-) -> dict[str, str] | None:
-    """Run a modal's change; a ``UserError`` is shown on the form's ``block_id`` field."""
-    try:
-        _change(
-            deps,
-            change,
-            actor=submission.user_id,
-            delivery_key=submission.delivery_key,
-            **arguments,
-        )
-    except UserError as error:
-        return {block_id: error.message + (f" {error.hint}" if error.hint else "")}
-    return None
-
-
-def submit_declare(submission: Submission, deps: Deps) -> dict[str, str] | None:
-    values = submission.values
-    try:
-        channel = str(json.loads(submission.private_metadata or "{}").get("channel") or "")
-    except (ValueError, AttributeError):
-        channel = ""
-    return _field_errors(
-        submission,
-        deps,
-        "title",
-        declare.declare,
-        config=_config(deps),
-        severity=values.get("severity") or "",
-        title=values.get("title") or "",
-        service=values.get("service") or None,
-        channel=channel or None,
-    )
-
-
-def _incident_id(submission: Submission) -> int:
-    try:
-        return int(submission.private_metadata)
-    except ValueError:
-        raise UserError("This form lost track of its incident; open it again.") from None
-
-
-def submit_status(submission: Submission, deps: Deps) -> dict[str, str] | None:
-    return _field_errors(
-        submission,
-        deps,
-        "message",
-        changes.update_status,
-        config=_config(deps),
-        incident_id=_incident_id(submission),
-        status=submission.values.get("status") or "",
-        message=submission.values.get("message") or "",
-    )
-
-
-def submit_assign(submission: Submission, deps: Deps) -> dict[str, str] | None:
-    return _field_errors(
-        submission,
-        deps,
-        "commander",
-        changes.assign_role,
-        incident_id=_incident_id(submission),
-        role="commander",
-        user=submission.values.get("commander") or "",
-    )
-
-
-def submit_resolve(submission: Submission, deps: Deps) -> dict[str, str] | None:
-    return _field_errors(
-        submission,
-        deps,
-        "summary",
-        changes.resolve,
-        config=_config(deps),
-        incident_id=_incident_id(submission),
-        summary=submission.values.get("summary") or "",
-    )

@@ -24,7 +24,7 @@ def use_database(database: Database, monkeypatch: pytest.MonkeyPatch) -> Databas
 
 def test_check_config_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", str(EXAMPLE)]) == 0
-    assert "ok (1 service, 2 environments, 2 groups, 3 reports)" in capsys.readouterr().out
+    assert "ok (1 service, 2 environments, 3 groups, 3 reports)" in capsys.readouterr().out
 
 
 def test_check_config_names_the_bad_field(

@@ -16,7 +16,7 @@ from bot.sender import RendererRegistry, make_render_handler
 from bot.slack_errors import slack_errors_as_job_outcomes
 from bot.worker import Worker
 from commands.common.reply import Action
-from commands.incidents import handlers as incident_commands
+from commands.incidents import actions as incident_actions
 from commands.incidents import messages
 from commands.incidents.slack_jobs import IncidentSlackJobs
 from tests.workflows.incidents.conftest import EXAMPLE_CONFIG, declare_one
@@ -24,6 +24,7 @@ from tests.workflows.incidents.helpers import context_for, incident, jobs
 from workflows.clock import FakeClock
 from workflows.config import load_config
 from workflows.config.models import ShipbotConfig
+from workflows.deploys.directory import NoDirectory
 from workflows.incidents import changes
 from workflows.incidents.models import Incident
 from workflows.store.db import Database
@@ -215,6 +216,7 @@ def test_a_status_update_updates_the_card_in_place_and_announces(
     (posted,) = harness.messages(channel)
     with harness.database.transaction() as session:
         changes.update_status(
+            directory=NoDirectory(),
             session=session,
             clock=harness.clock,
             config=harness.config,
@@ -243,6 +245,7 @@ def test_resolve_marks_the_card_and_uploads_the_postmortem_once(
     harness.clock.advance(minutes=42)
     with harness.database.transaction() as session:
         changes.resolve(
+            directory=NoDirectory(),
             session=session,
             clock=harness.clock,
             config=harness.config,
@@ -287,7 +290,7 @@ def test_reminder_after_the_interval_then_snooze(harness: Harness, slack: FakeSl
         channel_id=channel,
         delivery_key="slack:action:1:U0BOB:incident.snooze",
     )
-    assert incident_commands.snooze(click, _Deps(harness)) is None
+    assert incident_actions.snooze(click, _Deps(harness)) is None
     harness.drain()
     (reminder,) = _reminders(harness, channel)
     assert _action_ids(reminder) == [] and "Snoozed by <@U0BOB>" in str(reminder["blocks"])
@@ -305,6 +308,7 @@ def test_no_reminder_when_an_update_came(harness: Harness) -> None:
     harness.clock.advance(minutes=20)
     with harness.database.transaction() as session:
         changes.update_status(
+            directory=NoDirectory(),
             session=session,
             clock=harness.clock,
             config=harness.config,

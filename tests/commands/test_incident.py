@@ -9,12 +9,13 @@ import pytest
 from sqlmodel import col, select
 
 from commands.common.reply import Action, Reply, SlashCommand, Submission
+from commands.incidents import actions, views
 from commands.incidents import handlers as command
-from commands.incidents import views
 from workflows.clock import FakeClock
 from workflows.config import load_config
 from workflows.config.models import ShipbotConfig
-from workflows.errors import DuplicateDelivery, NotFound, UserError
+from workflows.deploys.directory import Directory, NoDirectory
+from workflows.errors import DuplicateDelivery, NotFound, PermissionDenied, UserError
 from workflows.incidents.declare import channel_ready
 from workflows.incidents.models import Incident, IncidentEvent
 from workflows.store.db import Database
@@ -28,6 +29,7 @@ class Deps:
     clock: FakeClock
     config: ShipbotConfig
     woken: list[bool] = field(default_factory=list)
+    directory: Directory = field(default_factory=NoDirectory)  # the example's groups list users
 
     def wake_worker(self) -> None:
         self.woken.append(True)
@@ -129,7 +131,7 @@ def test_bare_declare_opens_a_modal_whose_submission_declares(deps: Deps) -> Non
         private_metadata=reply.modal["private_metadata"],
         delivery_key="slack:view:V1:h1",
     )
-    assert command.submit_declare(submission, deps) is None
+    assert actions.submit_declare(submission, deps) is None
     (incident,) = stored(deps)
     assert (incident.severity, incident.commander, incident.title) == (
         "SEV1",
@@ -137,9 +139,9 @@ def test_bare_declare_opens_a_modal_whose_submission_declares(deps: Deps) -> Non
         "Payments down",
     )
     with pytest.raises(DuplicateDelivery):
-        command.submit_declare(submission, deps)
+        actions.submit_declare(submission, deps)
     bad = Submission(views.DECLARE_MODAL, "U0BOB", {"title": " ", "severity": "SEV1"})
-    assert command.submit_declare(bad, deps) == {
+    assert actions.submit_declare(bad, deps) == {
         "title": "An incident needs a title. "
         "For example `/incident declare SEV2 web Checkout errors`."
     }
@@ -172,7 +174,11 @@ def test_commands_in_the_incident_channel(deps: Deps) -> None:
     assert "bad cache config" in timeline.text + str(timeline.blocks)
     listed = run(deps, "list", channel="C0DEPLOYS")
     assert "Checkout errors" in str(listed.blocks) and "<#C0INC>" in str(listed.blocks)
-    run(deps, "resolve cache config reverted", **here)
+    # A responder may run the incident but not end it: that lifts its deploy block.
+    with pytest.raises(PermissionDenied) as refused:
+        run(deps, "resolve cache config reverted", **here)
+    assert "the commander: <@U0ALICE>" in (refused.value.hint or "")
+    run(deps, "resolve cache config reverted", channel="C0INC", user="U0ALICE")
     (incident,) = stored(deps)
     assert (incident.severity, incident.comms, incident.scribe, incident.status) == (
         "SEV1",
@@ -223,35 +229,32 @@ def test_card_buttons_open_modals_whose_submissions_change_the_incident(deps: De
     run(deps, "declare SEV2 web Checkout errors")
     (incident,) = stored(deps)
     value = str(incident.id)
-    handlers = {
-        "open_status": command.open_status,
-        "open_assign": command.open_assign,
-        "open_resolve": command.open_resolve,
-    }
+    handlers = {"open_status": actions.open_status, "open_assign": actions.open_assign}
     click = Action(action_id="x", value=value, user_id="U0BOB")
     opened = {name: handler(click, deps) for name, handler in handlers.items()}
     callbacks = {name: reply.modal["callback_id"] for name, reply in opened.items() if reply.modal}
-    assert callbacks == {
-        "open_status": views.STATUS_MODAL,
-        "open_assign": views.ASSIGN_MODAL,
-        "open_resolve": views.RESOLVE_MODAL,
-    }
+    assert callbacks == {"open_status": views.STATUS_MODAL, "open_assign": views.ASSIGN_MODAL}
+    # Bob (a SEV2 responder) may not resolve Alice's incident, so the form is refused...
+    with pytest.raises(PermissionDenied, match="may not resolve"):
+        actions.open_resolve(click, deps)
     meta = opened["open_status"].modal["private_metadata"]  # type: ignore[index]
     status = Submission(
         views.STATUS_MODAL, "U0BOB", {"status": "monitoring", "message": "ok"}, meta
     )
-    assert command.submit_status(status, deps) is None
+    assert actions.submit_status(status, deps) is None
     assign = Submission(
         views.ASSIGN_MODAL, "U0BOB", {"commander": "U0BOB"}, meta, "slack:view:V2:h"
     )
-    assert command.submit_assign(assign, deps) is None
+    assert actions.submit_assign(assign, deps) is None
+    # ...until he takes command.
+    assert actions.open_resolve(click, deps).modal["callback_id"] == views.RESOLVE_MODAL  # type: ignore[index]
     empty = Submission(views.RESOLVE_MODAL, "U0BOB", {"summary": ""}, meta)
-    assert "needs a message" in (command.submit_resolve(empty, deps) or {}).get("summary", "")
+    assert "needs a message" in (actions.submit_resolve(empty, deps) or {}).get("summary", "")
     resolve = Submission(views.RESOLVE_MODAL, "U0BOB", {"summary": "fixed"}, meta)
-    assert command.submit_resolve(resolve, deps) is None
+    assert actions.submit_resolve(resolve, deps) is None
     (incident,) = stored(deps)
     assert (incident.status, incident.commander) == ("resolved", "U0BOB")
-    late = command.open_status(Action(action_id="x", value=value, user_id="U0BOB"), deps)
+    late = actions.open_status(Action(action_id="x", value=value, user_id="U0BOB"), deps)
     assert late.modal is None and "resolved already" in late.text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +14,11 @@ import pytest
 from bot.runtime import Runtime
 from bot.sandbox.seed import seed_workspace
 from bot.sandbox.signing import SlackRequestSigner, slash_command_body
+from bot.sandbox.slack.api import FakeSlackApi
 from bot.server_thread import ServerThread
 from bot.settings import Settings
 from tests.e2e.listeners import register_test_listeners
-from workflows.config import load_config
+from workflows.config import ShipbotConfig, load_config
 from workflows.jobs import counts_by_state
 from workflows.store.db import Database
 
@@ -84,7 +86,15 @@ def settings_for(database: Database, slack_url: str, state_dir: Path | None = No
 
 @pytest.fixture
 def running_bot(database: Database, slack, tmp_path: Path) -> Iterator[RunningBot]:  # type: ignore[no-untyped-def]
-    config = load_config(EXAMPLE_CONFIG)
+    with serving(load_config(EXAMPLE_CONFIG), database, slack, tmp_path) as bot:
+        yield bot
+
+
+@contextmanager
+def serving(
+    config: ShipbotConfig, database: Database, slack: FakeSlackApi, tmp_path: Path
+) -> Iterator[RunningBot]:
+    """The app with ``config`` on real HTTP, the Slack fake seeded with its people."""
     seed_workspace(slack, config)
     runtime = Runtime(
         settings_for(database, slack.url, tmp_path / "state"),

@@ -142,7 +142,9 @@ def test_issue_scenario(
     # 6. after unlock, a rollback goes through the same policy (two approvals) and deploys
     # the previous good version. Production has run only 1.2.3, so there is none yet: the
     # answer says so and how to name one; then a second release gives it one.
-    assert "unlocked" in bot.command("unlock production web", command="/deploy").json()["text"]
+    # Only bob (who locked it) or break-glass may lift bob's lock.
+    unlocked = bot.command("unlock production web", command="/deploy", user="U0BOB").json()
+    assert "unlocked by <@U0BOB>" in unlocked["text"]
     none_yet = bot.command("rollback web production", command="/deploy", user="U0ALICE")
     assert "nothing earlier to roll back to" in none_yet.json()["text"]
     bot.command("web 1.2.4 to production", command="/deploy", user="U0ALICE")

@@ -170,9 +170,7 @@ def test_an_old_cards_roll_back_button_never_touches_a_newer_deploy(
     # The current card rolls back its own deploy, to the version before it.
     current = _card(slack, 2)
     assert current is not None
-    click(
-        bot, slack, user="U0ALICE", message=current, channel=DEPLOYS, action_id="deploy.rollback"
-    )
+    click(bot, slack, user="U0ALICE", message=current, channel=DEPLOYS, action_id="deploy.rollback")
     _wait_card(slack, 3, "succeeded")
     with bot.runtime.database.read_session() as session:
         rollback = session.exec(select(Deploy).where(col(Deploy.id) == 3)).one()

@@ -314,7 +314,7 @@ def test_several_problems_are_one_line_each() -> None:
     assert problems(text) == [
         "environments.staging.order: expected an integer, got a string",
         "environments.staging.colour: unknown key (expected one of: approval, break_glass, "
-        "deployers, freeze_windows, order, requires_success_in)",
+        "deployers, freeze_windows, locks, order, requires_success_in)",
     ]
 
 

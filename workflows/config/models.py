@@ -87,6 +87,22 @@ class BreakGlass(Section):
     groups: list[str] = Field(default_factory=list)
 
 
+class Locks(Section):
+    """Who may lock an environment against deploys, and who may lift someone else's lock.
+
+    The person who placed a lock may always remove it; so may the environment's
+    break-glass members."""
+
+    lockers: list[str] | None = Field(
+        default=None,
+        description="Group names or user ids; null = whoever may deploy there (deployers).",
+    )
+    unlockers: list[str] = Field(
+        default_factory=list,
+        description="Group names or user ids who may also remove anyone's lock.",
+    )
+
+
 class Environment(Section):
     """A deploy target such as staging or production."""
 
@@ -100,6 +116,7 @@ class Environment(Section):
         default=None, description="A version must have succeeded in this environment first."
     )
     break_glass: BreakGlass = Field(default_factory=BreakGlass)
+    locks: Locks = Field(default_factory=Locks)
 
 
 class HealthCheck(Section):
@@ -154,7 +171,7 @@ class Severities(Section):
 
 
 class Incidents(Section):
-    """Incident channels and severities."""
+    """Incident channels, severities, and who may declare and run incidents."""
 
     channel_prefix: str = Field(default="inc", pattern=r"^[a-z0-9][a-z0-9_-]{0,20}$")
     announce_channel: str | None = Field(
@@ -165,6 +182,14 @@ class Incidents(Section):
         default_factory=lambda: list(_BLOCK_DEPLOYS_BY_DEFAULT)
     )
     severities: Severities = Field(default_factory=Severities)
+    declarers: list[str] = Field(
+        default_factory=list,
+        description="Who may declare: group names or user ids; empty = anyone.",
+    )
+    managers: list[str] = Field(
+        default_factory=list,
+        description="Group names or user ids who may change or resolve any incident.",
+    )
 
     def severity(self, name: SeverityName) -> SeverityPolicy:
         """The policy of one severity."""

@@ -73,6 +73,8 @@ def reference_problems(config: ShipbotConfig) -> list[Problem]:
         groups_or_users(f"{path}.deployers", env.deployers)
         groups(f"{path}.approval.from_groups", env.approval.from_groups)
         groups(f"{path}.break_glass.groups", env.break_glass.groups)
+        groups_or_users(f"{path}.locks.lockers", env.locks.lockers or [])
+        groups_or_users(f"{path}.locks.unlockers", env.locks.unlockers)
         if env.requires_success_in == name:
             problems.append((f"{path}.requires_success_in", "an environment cannot require itself"))
         elif env.requires_success_in is not None:
@@ -88,6 +90,8 @@ def reference_problems(config: ShipbotConfig) -> list[Problem]:
     for severity in ("SEV1", "SEV2", "SEV3", "SEV4"):
         policy = config.incidents.severity(severity)
         groups_or_users(f"incidents.severities.{severity}.responders", policy.responders)
+    groups_or_users("incidents.declarers", config.incidents.declarers)
+    groups_or_users("incidents.managers", config.incidents.managers)
 
     channel("alerts.default_channel", config.alerts.default_channel)
     for index, route in enumerate(config.alerts.routes):

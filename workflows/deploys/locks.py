@@ -1,4 +1,7 @@
-"""Locking an environment (or one service in it) against deploys, and unlocking it."""
+"""Locking an environment (or one service in it) against deploys, and unlocking it.
+
+Who may do either is in ``lock_rules``; a refusal is a ``Denied`` naming who may instead.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from workflows import audit
-from workflows.deploys.directory import is_member
+from workflows.deploys.lock_rules import check_lock, check_unlock, lock_target
 from workflows.deploys.models import ALL_SERVICES, DeployLock
 from workflows.deploys.policy import resolve_target
 from workflows.deploys.requests import Ports, claim
-from workflows.errors import Conflict, NotFound, PermissionDenied, UserError
+from workflows.errors import Conflict, NotFound, UserError
+
+
+class AlreadyLocked(Conflict):
+    """There is a lock there already, placed by ``locked_by`` for ``reason``.
+
+    Plain values, not the row: the refused transaction rolls back and expires it."""
+
+    def __init__(self, message: str, *, locked_by: str, reason: str) -> None:
+        super().__init__(message)
+        self.locked_by = locked_by
+        self.reason = reason
 
 
 def _check_names(ports: Ports, environment: str, service: str | None) -> None:
@@ -22,13 +36,12 @@ def _check_names(ports: Ports, environment: str, service: str | None) -> None:
         raise NotFound(f"There is no environment `{environment}`.", hint=f"Environments: {listed}.")
 
 
-def _may_lock(ports: Ports, environment: str, user: str) -> bool:
-    """Whoever may deploy there, approve there or break glass there."""
-    env = ports.config.environments[environment]
-    if not env.deployers:
-        return True
-    refs = [*env.deployers, *env.approval.from_groups, *env.break_glass.groups]
-    return is_member(config=ports.config, directory=ports.directory, user=user, refs=refs)
+def _current(session: Session, environment: str, service: str | None) -> DeployLock | None:
+    query = select(DeployLock).where(
+        col(DeployLock.environment) == environment,
+        col(DeployLock.service) == (service or ALL_SERVICES),
+    )
+    return session.exec(query).first()
 
 
 def lock(
@@ -44,9 +57,14 @@ def lock(
     claim(session, ports, delivery_key)
     _check_names(ports, environment, service)
     if not reason.strip():
-        raise UserError("A lock needs a reason.", hint="`/deploy lock production web db migration`")
-    if not _may_lock(ports, environment, user):
-        raise PermissionDenied(f"You may not lock {environment}.")
+        raise UserError("A lock needs a reason.")
+    check_lock(
+        config=ports.config,
+        directory=ports.directory,
+        user=user,
+        environment=environment,
+        service=service,
+    )
     row = DeployLock(
         environment=environment,
         service=service or ALL_SERVICES,
@@ -59,19 +77,20 @@ def lock(
             session.add(row)
             session.flush()
     except IntegrityError:
-        existing = session.exec(
-            select(DeployLock)
-            .where(col(DeployLock.environment) == environment)
-            .where(col(DeployLock.service) == (service or ALL_SERVICES))
-        ).first()
-        by = f" by <@{existing.locked_by}>: {existing.reason}" if existing else ""
-        raise Conflict(f"{_scope(environment, service)} is already locked{by}.") from None
+        existing = _current(session, environment, service)
+        if existing is None:  # lifted again meanwhile
+            raise Conflict(f"{_scope(environment, service)} changed meanwhile.") from None
+        raise AlreadyLocked(
+            f"{_scope(environment, service)} is already locked.",
+            locked_by=existing.locked_by,
+            reason=existing.reason,
+        ) from None
     audit.record(
         session=session,
         clock=ports.clock,
         actor=user,
         action="deploy.locked",
-        target=f"lock:{environment}:{service or ALL_SERVICES}",
+        target=lock_target(environment, service),
         params={"environment": environment, "service": service, "reason": row.reason},
     )
     return row
@@ -84,27 +103,35 @@ def unlock(
     environment: str,
     service: str | None,
     user: str,
+    reason: str = "",
     delivery_key: str = "",
-) -> None:
+) -> DeployLock:
+    """Lift the lock on ``environment`` (or ``service`` in it) and return it, as it was."""
     claim(session, ports, delivery_key)
     _check_names(ports, environment, service)
-    if not _may_lock(ports, environment, user):
-        raise PermissionDenied(f"You may not unlock {environment}.")
-    result = session.exec(
-        delete(DeployLock)
-        .where(col(DeployLock.environment) == environment)
-        .where(col(DeployLock.service) == (service or ALL_SERVICES))
-    )
-    if result.rowcount == 0:
+    existing = _current(session, environment, service)
+    if existing is None:
         raise NotFound(f"{_scope(environment, service)} is not locked.")
+    check_unlock(config=ports.config, directory=ports.directory, user=user, lock=existing)
+    # By id: a lock lifted and placed again since the read is not this one.
+    result = session.exec(delete(DeployLock).where(col(DeployLock.id) == existing.id))
+    if result.rowcount == 0:
+        raise Conflict(f"{_scope(environment, service)} changed meanwhile.", hint="Try again.")
     audit.record(
         session=session,
         clock=ports.clock,
         actor=user,
         action="deploy.unlocked",
-        target=f"lock:{environment}:{service or ALL_SERVICES}",
-        params={"environment": environment, "service": service},
+        target=lock_target(environment, service),
+        params={
+            "environment": environment,
+            "service": service,
+            "reason": reason.strip()[:300],
+            "locked_by": existing.locked_by,
+            "lock_reason": existing.reason,
+        },
     )
+    return existing
 
 
 def _scope(environment: str, service: str | None) -> str:

@@ -7,5 +7,6 @@
 - ``effects``: the job kinds and views a change enqueues;
 - ``postmortem``: the Markdown draft uploaded on resolve.
 
-Nothing here talks to Slack: the Slack steps are job handlers in ``bot/incident_wiring.py``.
+Nothing here talks to Slack or builds Slack text: the Slack steps are job handlers in
+``commands/incidents/slack_jobs.py``, and refusals are typed (``errors``, ``permissions``).
 """

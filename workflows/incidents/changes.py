@@ -17,10 +17,13 @@ from workflows.clock import Clock
 from workflows.config.models import ShipbotConfig
 from workflows.config.types import is_user_id
 from workflows.delivery import claim_delivery
+from workflows.deploys.directory import Directory
 from workflows.errors import Conflict, UserError
 from workflows.incidents import effects
+from workflows.incidents.errors import AlreadyInRole, EmptyText, TextField
 from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.incidents.naming import parse_severity
+from workflows.incidents.permissions import Change, check_change
 from workflows.incidents.queries import append_event, require_incident
 from workflows.incidents.reminders import schedule_reminder
 from workflows.jobs import enqueue
@@ -30,10 +33,10 @@ ROLES: tuple[Role, ...] = ("commander", "comms", "scribe")
 MAX_TEXT = 3000
 
 
-def _text(text: str, *, what: str, example: str) -> str:
+def _text(text: str, *, what: str, field: TextField) -> str:
     text = text.strip()
     if not text:
-        raise UserError(f"{what} needs a message.", hint=f"For example `{example}`.")
+        raise EmptyText(f"{what} needs a message.", field=field)
     if len(text) > MAX_TEXT:
         raise UserError(f"{what} is {len(text)} characters long; keep it to {MAX_TEXT}.")
     return text
@@ -66,6 +69,30 @@ def _begin(session: Session, clock: Clock, delivery_key: str, incident_id: int) 
     if delivery_key:
         claim_delivery(session=session, clock=clock, key=delivery_key, source="slack")
     return _open(session, incident_id)
+
+
+def _permitted(
+    session: Session,
+    clock: Clock,
+    asked: tuple[ShipbotConfig, Directory, str, str],
+    incident_id: int,
+    change: Change,
+    new_severity: str | None = None,
+) -> Incident:
+    """Claim the delivery, read the open incident and check ``actor`` may change it. A
+    refusal rolls all of it back; the caller audits it (``workflows.permissions``).
+    ``asked`` is who asked and how: ``(config, directory, actor, delivery_key)``."""
+    config, directory, actor, delivery_key = asked
+    incident = _begin(session, clock, delivery_key, incident_id)
+    check_change(
+        config=config,
+        directory=directory,
+        incident=incident,
+        actor=actor,
+        change=change,
+        new_severity=new_severity,
+    )
+    return incident
 
 
 def _record(
@@ -101,11 +128,22 @@ def _record(
     return event
 
 
+def _parse_status(status: str) -> IncidentStatus:
+    try:
+        return IncidentStatus(status.strip().lower())
+    except ValueError:
+        raise UserError(
+            f"{status!r} is not a status.",
+            hint=f"Use one of {', '.join(s.value for s in IncidentStatus)}.",
+        ) from None
+
+
 def update_status(
     *,
     session: Session,
     clock: Clock,
     config: ShipbotConfig,
+    directory: Directory,
     actor: str,
     incident_id: int,
     status: str,
@@ -115,26 +153,23 @@ def update_status(
 ) -> Incident:
     """Post a status update. The first one acknowledges the incident; ``resolved`` resolves
     it (the message is the summary). A changed status is announced."""
-    try:
-        new_status = IncidentStatus(status.strip().lower())
-    except ValueError:
-        raise UserError(
-            f"{status!r} is not a status.",
-            hint=f"Use one of {', '.join(s.value for s in IncidentStatus)}.",
-        ) from None
+    new_status = _parse_status(status)
     if new_status == IncidentStatus.resolved:
         return resolve(
             session=session,
             clock=clock,
             config=config,
+            directory=directory,
             actor=actor,
             incident_id=incident_id,
             summary=message,
             delivery_key=delivery_key,
             channel=channel,
         )
-    text = _text(message, what="A status update", example="/incident status identified bad config")
-    incident = _begin(session, clock, delivery_key, incident_id)
+    text = _text(message, what="A status update", field="status")
+    incident = _permitted(
+        session, clock, (config, directory, actor, delivery_key), incident_id, "status"
+    )
     previous = incident.status
     now = clock.now()
     _guarded(
@@ -166,6 +201,7 @@ def change_severity(
     session: Session,
     clock: Clock,
     config: ShipbotConfig,
+    directory: Directory,
     actor: str,
     incident_id: int,
     severity: str,
@@ -174,7 +210,14 @@ def change_severity(
 ) -> Incident:
     """Raise or lower the severity; announced, and the reminder follows the new cadence."""
     new = parse_severity(severity)
-    incident = _begin(session, clock, delivery_key, incident_id)
+    incident = _permitted(
+        session,
+        clock,
+        (config, directory, actor, delivery_key),
+        incident_id,
+        "severity",
+        new_severity=new,
+    )
     previous = incident.severity
     if previous == new:
         raise UserError(f"incident #{incident_id} is {new} already")
@@ -200,6 +243,8 @@ def assign_role(
     *,
     session: Session,
     clock: Clock,
+    config: ShipbotConfig,
+    directory: Directory,
     actor: str,
     incident_id: int,
     role: str,
@@ -212,10 +257,12 @@ def assign_role(
         raise UserError(f"{role!r} is not a role.", hint=f"Use one of {', '.join(ROLES)}.")
     if not is_user_id(user):
         raise UserError("Pick a person (a Slack user) for the role.")
-    incident = _begin(session, clock, delivery_key, incident_id)
+    incident = _permitted(
+        session, clock, (config, directory, actor, delivery_key), incident_id, "assign"
+    )
     previous = getattr(incident, role)
     if previous == user:
-        raise UserError(f"<@{user}> is the {role} already")
+        raise AlreadyInRole(user=user, role=role)
     _guarded(session, incident, **{role: user, "updated_at": clock.now()})
     event = _record(
         session,
@@ -244,7 +291,7 @@ def add_note(
     channel: str | None = None,
 ) -> IncidentEvent:
     """A line for the timeline (allowed after resolving too, for the postmortem)."""
-    text = _text(text, what="A note", example="/incident note rolled back web to 1.4.1")
+    text = _text(text, what="A note", field="note")
     if delivery_key:
         claim_delivery(session=session, clock=clock, key=delivery_key, source="slack")
     incident = require_incident(session=session, incident_id=incident_id)
@@ -260,6 +307,7 @@ def resolve(
     session: Session,
     clock: Clock,
     config: ShipbotConfig,
+    directory: Directory,
     actor: str,
     incident_id: int,
     summary: str,
@@ -268,8 +316,10 @@ def resolve(
 ) -> Incident:
     """Close the incident: announced, the card shows it resolved without buttons, the
     topic says so, reminders stop, and a postmortem draft is uploaded to the channel."""
-    summary = _text(summary, what="Resolving", example="/incident resolve cache config reverted")
-    incident = _begin(session, clock, delivery_key, incident_id)
+    summary = _text(summary, what="Resolving", field="summary")
+    incident = _permitted(
+        session, clock, (config, directory, actor, delivery_key), incident_id, "resolved"
+    )
     previous = incident.status
     now = clock.now()
     _guarded(

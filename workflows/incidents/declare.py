@@ -17,10 +17,13 @@ from workflows.clock import Clock
 from workflows.config.models import ShipbotConfig
 from workflows.config.types import is_user_id
 from workflows.delivery import claim_delivery
+from workflows.deploys.directory import Directory, NoDirectory
 from workflows.errors import NotFound, UserError
 from workflows.incidents import effects
+from workflows.incidents.errors import EmptyText
 from workflows.incidents.models import Incident, IncidentStatus
 from workflows.incidents.naming import parse_severity
+from workflows.incidents.permissions import check_declare
 from workflows.incidents.queries import append_event, require_incident, timeline
 from workflows.incidents.reminders import SYSTEM_ACTOR, schedule_reminder
 from workflows.jobs import JobContext, PermanentJobError, enqueue
@@ -33,6 +36,7 @@ def declare(
     session: Session,
     clock: Clock,
     config: ShipbotConfig,
+    directory: Directory,
     actor: str,
     severity: str,
     title: str,
@@ -45,16 +49,16 @@ def declare(
 
     The declarer (a Slack user id) is the commander until someone else is assigned; an
     incident declared by shipbot (``actor="shipbot"``) starts without one. ``service`` must
-    be configured, except for alert groups, whose labels may name anything."""
+    be configured, except for alert groups, whose labels may name anything. A person must
+    be one of ``incidents.declarers``; an alert group declares as configured."""
     if delivery_key:
         claim_delivery(session=session, clock=clock, key=delivery_key, source="slack")
+    if source_alert_group is None:
+        check_declare(config=config, directory=directory, actor=actor)
     severity_name = parse_severity(severity)
     title = " ".join(title.split())
     if not title:
-        raise UserError(
-            "An incident needs a title.",
-            hint="For example `/incident declare SEV2 web Checkout errors`.",
-        )
+        raise EmptyText("An incident needs a title.", field="title")
     if len(title) > MAX_TITLE:
         raise UserError(f"The title is {len(title)} characters long; keep it to {MAX_TITLE}.")
     if service is not None and service not in config.services and source_alert_group is None:
@@ -192,6 +196,8 @@ def declare_from_alert(context: JobContext, *, config: ShipbotConfig) -> None:
                 session=session,
                 clock=context.clock,
                 config=config,
+                # Declaring for an alert group is not a person's request: no one to look up.
+                directory=NoDirectory(),
                 actor=SYSTEM_ACTOR,
                 severity=str(payload.get("severity", "")),
                 title=title,

@@ -14,7 +14,7 @@ from workflows.incidents.models import Incident, IncidentEvent
 from workflows.jobs import enqueue
 from workflows.views import request_render
 
-# Job kinds. The Slack ones are handled in bot/incident_wiring.py, the others in
+# Job kinds. The Slack ones are handled in commands/incidents/slack_jobs.py, the others in
 # workflows/incidents/ (reminders, declare).
 CREATE_CHANNEL = "incident.create_channel"
 INVITE = "incident.invite"

@@ -30,13 +30,10 @@ def get_incident(*, session: Session, incident_id: int) -> Incident | None:
 
 
 def require_incident(*, session: Session, incident_id: int) -> Incident:
-    """The incident, or ``NotFound`` that says how to find one."""
+    """The incident, or ``NotFound`` (``commands/`` adds how to find one)."""
     incident = get_incident(session=session, incident_id=incident_id)
     if incident is None:
-        raise NotFound(
-            f"there is no incident #{incident_id}",
-            hint="`/incident list` shows the open incidents.",
-        )
+        raise NotFound(f"there is no incident #{incident_id}")
     return incident
 
 

@@ -21,6 +21,7 @@ from workflows.config.models import SEVERITIES, ShipbotConfig
 from workflows.delivery import claim_delivery
 from workflows.errors import Conflict, NotFound
 from workflows.incidents import effects
+from workflows.incidents.errors import AlreadySnoozed
 from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.incidents.queries import append_event, get_event, require_incident, timeline
 from workflows.jobs import JobContext, PermanentJobError, RetryLater, enqueue
@@ -146,7 +147,7 @@ def snooze(
         raise Conflict(f"incident #{incident.id} is resolved; there is nothing to snooze")
     earlier = snooze_of(session=session, reminder=reminder)
     if earlier is not None:
-        raise Conflict(f"<@{earlier.actor}> snoozed this reminder already")
+        raise AlreadySnoozed(by=earlier.actor)
     last_update = incident.last_update_at or incident.declared_at
     if last_update > reminder.at:
         raise Conflict(

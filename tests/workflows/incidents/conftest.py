@@ -9,6 +9,7 @@ import pytest
 from workflows.clock import FakeClock
 from workflows.config import load_config
 from workflows.config.models import ShipbotConfig
+from workflows.deploys.directory import NoDirectory
 from workflows.incidents.declare import declare
 from workflows.incidents.models import Incident
 from workflows.store.db import Database
@@ -35,6 +36,7 @@ def declare_one(
     with database.transaction() as session:
         return declare(
             session=session,
+            directory=NoDirectory(),
             clock=clock,
             config=config,
             actor=actor,

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from workflows import audit
 from workflows.clock import FakeClock
 from workflows.config.models import ShipbotConfig
+from workflows.deploys.directory import NoDirectory
 from workflows.incidents import changes
 from workflows.incidents.declare import channel_ready
 from workflows.incidents.models import Incident, IncidentEvent
@@ -90,6 +91,7 @@ def post_status(
     """``/incident status <status> <message>`` as ``actor``, in a transaction of its own."""
     with database.transaction() as session:
         return changes.update_status(
+            directory=NoDirectory(),
             session=session,
             clock=clock,
             config=config,

@@ -17,6 +17,7 @@ from tests.workflows.incidents.helpers import (
 )
 from workflows.clock import FakeClock
 from workflows.config.models import ShipbotConfig
+from workflows.deploys.directory import NoDirectory
 from workflows.errors import Conflict, DuplicateDelivery, NotFound, UserError
 from workflows.incidents import changes
 from workflows.incidents.models import IncidentStatus
@@ -142,6 +143,7 @@ def test_status_needs_a_known_status_and_a_message(
     for status, message in (("fixed", "x"), ("identified", "  ")):
         with pytest.raises(UserError), database.transaction() as session:
             changes.update_status(
+                directory=NoDirectory(),
                 session=session,
                 clock=clock,
                 config=config,
@@ -160,14 +162,39 @@ def test_severity_role_note_and_resolve(
     give_channel(database, clock, config, incident_id, "C0INC")
     common = {"clock": clock, "actor": "U0BOB", "incident_id": incident_id}
     with database.transaction() as session:
-        changes.change_severity(session=session, config=config, severity="1", **common)
-        changes.assign_role(session=session, role="comms", user="U0CAROL", **common)
-        changes.assign_role(session=session, role="commander", user="U0BOB", **common)
+        changes.change_severity(
+            directory=NoDirectory(), session=session, config=config, severity="1", **common
+        )
+        changes.assign_role(
+            config=config,
+            directory=NoDirectory(),
+            session=session,
+            role="comms",
+            user="U0CAROL",
+            **common,
+        )
+        changes.assign_role(
+            config=config,
+            directory=NoDirectory(),
+            session=session,
+            role="commander",
+            user="U0BOB",
+            **common,
+        )
         changes.add_note(session=session, text="restarted web-7", **common)
     with pytest.raises(UserError), database.transaction() as session:
-        changes.change_severity(session=session, config=config, severity="SEV1", **common)
+        changes.change_severity(
+            directory=NoDirectory(), session=session, config=config, severity="SEV1", **common
+        )
     with pytest.raises(UserError), database.transaction() as session:
-        changes.assign_role(session=session, role="janitor", user="U0BOB", **common)
+        changes.assign_role(
+            config=config,
+            directory=NoDirectory(),
+            session=session,
+            role="janitor",
+            user="U0BOB",
+            **common,
+        )
     stored = incident(database, incident_id)
     assert (stored.severity, stored.comms, stored.commander) == ("SEV1", "U0CAROL", "U0BOB")
     # SEV1 wants an update every 15 minutes, counted from the last update (the declaration).
@@ -175,7 +202,13 @@ def test_severity_role_note_and_resolve(
 
     clock.advance(hours=1, minutes=5)
     with database.transaction() as session:
-        changes.resolve(session=session, config=config, summary="cache reverted", **common)
+        changes.resolve(
+            directory=NoDirectory(),
+            session=session,
+            config=config,
+            summary="cache reverted",
+            **common,
+        )
     stored = incident(database, incident_id)
     assert stored.status == IncidentStatus.resolved and stored.summary == "cache reverted"
     assert stored.resolved_at == clock.now() and stored.acknowledged_at == clock.now()
@@ -192,7 +225,12 @@ def test_severity_role_note_and_resolve(
     ]
     with pytest.raises(Conflict), database.transaction() as session:
         changes.update_status(
-            session=session, config=config, status="monitoring", message="x", **common
+            directory=NoDirectory(),
+            session=session,
+            config=config,
+            status="monitoring",
+            message="x",
+            **common,
         )
     # Notes still land after resolving (for the postmortem).
     with database.transaction() as session:

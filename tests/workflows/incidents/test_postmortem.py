@@ -7,6 +7,7 @@ from datetime import timedelta
 from tests.workflows.incidents.conftest import declare_one
 from workflows.clock import FakeClock
 from workflows.config.models import ShipbotConfig
+from workflows.deploys.directory import NoDirectory
 from workflows.deploys.models import Deploy
 from workflows.incidents import changes, queries
 from workflows.incidents.postmortem import format_duration, postmortem_markdown
@@ -58,6 +59,7 @@ def test_postmortem_markdown(database: Database, clock: FakeClock, config: Shipb
             text="HighErrorRate firing for web",
         )
         changes.update_status(
+            directory=NoDirectory(),
             session=session,
             clock=clock,
             config=config,
@@ -69,10 +71,11 @@ def test_postmortem_markdown(database: Database, clock: FakeClock, config: Shipb
     clock.advance(hours=1)
     with database.transaction() as session:
         changes.resolve(
+            directory=NoDirectory(),
             session=session,
             clock=clock,
             config=config,
-            actor="U0BOB",
+            actor="U0ALICE",  # the commander: resolving lifts the deploy block
             incident_id=incident_id,
             summary="cache config reverted",
         )

@@ -9,6 +9,7 @@ from tests.workflows.incidents.helpers import events, give_channel, job_keys, jo
 from workflows import jobs as job_store
 from workflows.clock import FakeClock
 from workflows.config.models import ShipbotConfig
+from workflows.deploys.directory import NoDirectory
 from workflows.incidents import changes, queries
 from workflows.incidents.declare import declare_from_alert
 from workflows.incidents.models import Incident
@@ -18,10 +19,11 @@ from workflows.store.db import Database
 def _resolve(database: Database, clock: FakeClock, config: ShipbotConfig, incident_id: int) -> None:
     with database.transaction() as session:
         changes.resolve(
+            directory=NoDirectory(),
             session=session,
             clock=clock,
             config=config,
-            actor="U0BOB",
+            actor="U0ALICE",  # the commander (declare_one's declarer)
             incident_id=incident_id,
             summary="fixed",
         )

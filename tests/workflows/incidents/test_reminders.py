@@ -17,6 +17,7 @@ from tests.workflows.incidents.helpers import (
 )
 from workflows.clock import FakeClock
 from workflows.config.models import ShipbotConfig
+from workflows.deploys.directory import NoDirectory
 from workflows.errors import Conflict
 from workflows.incidents import changes, reminders
 from workflows.jobs import JobContext
@@ -75,6 +76,7 @@ def test_no_reminder_once_resolved(
 ) -> None:
     with database.transaction() as session:
         changes.resolve(
+            directory=NoDirectory(),
             session=session,
             clock=clock,
             config=config,
