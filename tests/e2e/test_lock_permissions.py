@@ -87,7 +87,9 @@ def test_someone_elses_lock_stays_until_a_permitted_user_lifts_it(bot: RunningBo
     bot.post_signed(body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "timeout"})
     assert _audited(bot, "deploy.unlocked") == [(DAVE, "denied")]
     assert _locks(bot) == [("production", "*", BOB)]
-    assert "production is locked" in _deploy(bot, "web 2.0.0 to production", user=ALICE)["text"]
+    blocked = _deploy(bot, "web 2.0.0 to production", user=ALICE)["text"]
+    assert "Can't deploy web to production" in blocked
+    assert f"the whole environment is locked by <@{BOB}>" in blocked
 
     lifted = _deploy(bot, "unlock production migration postponed", user=ALICE)
     assert lifted["response_type"] == "in_channel"
