@@ -62,7 +62,8 @@ def _card_at(slack: Any, deploy_id: int, fragment: str) -> dict[str, Any]:
         message = message_with(slack, DEPLOYS, f"Deploy #{deploy_id}:")
         return message if message and fragment in str(message["blocks"]) else None
 
-    return slack.wait_for(shown, timeout=40)
+    # Each step is a promote job, a poll and a render: generous on a busy 2-core machine.
+    return slack.wait_for(shown, timeout=90)
 
 
 def _promotes(kube: FakeKubeApi) -> int:
