@@ -23,28 +23,34 @@ from workflows.deploys.models import Deploy, DeployApproval
 from workflows.deploys.policy import approvers_for
 
 Shown = tuple[str, list[dict[str, Any]]]
-DeployRenderer = Callable[[Deploy, list[DeployApproval], bool], Shown]
-"""(deploy, its approvals, whether its version is what runs there now) -> message."""
+DeployRenderer = Callable[[Session, Deploy, list[DeployApproval]], Shown]
+"""(the render's read session, the deploy, its approvals) -> the message."""
 
 
 def renderers(*, config: ShipbotConfig, directory: Directory) -> dict[str, Renderer]:
     """``{view prefix: renderer}`` for every message that shows a deploy."""
 
-    def reminder(deploy: Deploy, approvals: list[DeployApproval], _runs_now: bool) -> Shown:
+    def card(session: Session, deploy: Deploy, approvals: list[DeployApproval]) -> Shown:
+        # Only the card asks what runs now: its Roll back button depends on it.
+        current = queries.current_release(
+            session=session, service=deploy.service, environment=deploy.environment
+        )
+        runs_now = current is not None and current.id == deploy.id
+        return views.deploy_message(deploy, approvals, config, runs_now=runs_now)
+
+    def reminder(session: Session, deploy: Deploy, approvals: list[DeployApproval]) -> Shown:
         approvers = approvers_for(
             config=config, directory=directory, environment=deploy.environment
         )
         return views.reminder_message(deploy, approvals, approvers)
 
     kinds: dict[str, DeployRenderer] = {
-        view_keys.DEPLOY_PREFIX: lambda deploy, approvals, runs_now: views.deploy_message(
-            deploy, approvals, config, runs_now=runs_now
-        ),
-        view_keys.APPROVAL_PREFIX: lambda deploy, approvals, _now: views.approval_message(
+        view_keys.DEPLOY_PREFIX: card,
+        view_keys.APPROVAL_PREFIX: lambda _session, deploy, approvals: views.approval_message(
             deploy, approvals, config
         ),
         view_keys.REMINDER_PREFIX: reminder,
-        view_keys.OUTPUT_PREFIX: lambda deploy, _approvals, _now: views.output_message(deploy),
+        view_keys.OUTPUT_PREFIX: lambda _session, deploy, _approvals: views.output_message(deploy),
     }
     return {prefix: _from_store(render) for prefix, render in kinds.items()}
 
@@ -58,10 +64,7 @@ def _from_store(render: DeployRenderer) -> Renderer:
         if deploy is None or deploy.id is None:
             return None
         approvals = queries.approvals_of(session=session, deploy_id=deploy.id)
-        current = queries.current_release(
-            session=session, service=deploy.service, environment=deploy.environment
-        )
-        text, blocks = render(deploy, approvals, current is not None and current.id == deploy.id)
+        text, blocks = render(session, deploy, approvals)
         return RenderedMessage(text=text, blocks=blocks)
 
     return renderer

@@ -56,11 +56,10 @@ def _worst_requester(
         return UnreachableQuorum(path, required, approvers, None, len(approvers))
     if self_allowed:
         return None
-    # Anyone may request when no deployers are named; an approver asking loses one vote.
-    requesters = approvers if deployers.anyone else approvers & deployers.users
-    if deployers.usergroups and not deployers.anyone:
-        requesters = approvers  # a user group may hold any approver: assume it does
-    for requester in sorted(requesters):
-        if len(approvers - {requester}) < required:
-            return UnreachableQuorum(path, required, approvers, requester, len(approvers) - 1)
-    return None
+    # An approver who asks loses one vote. Anyone may ask when no deployers are named, and
+    # a Slack user group among the deployers may hold any approver: assume it does.
+    may_ask = deployers.anyone or bool(deployers.usergroups)
+    requesters = approvers if may_ask else approvers & deployers.users
+    if not requesters or len(approvers) - 1 >= required:
+        return None
+    return UnreachableQuorum(path, required, approvers, min(requesters), len(approvers) - 1)
