@@ -79,6 +79,99 @@ def parse_slack_request(
     return request
 
 
+def _slack_events_route(*, bolt_app: App, signing_secret: str, metrics: Metrics) -> Route:
+    """``POST /slack/events``: size, signature and shape checked, then Bolt in a thread."""
+    verifier = SignatureVerifier(signing_secret)
+
+    def refused(status: int, error: str) -> Response:
+        metrics.http_requests.labels(route="/slack/events", status=str(status)).inc()
+        return JSONResponse({"error": error}, status_code=status)
+
+    async def slack_events(request: Request) -> Response:
+        started = time.perf_counter()
+        body = await request.body()
+        if len(body) > MAX_SLACK_BODY:
+            return refused(413, "request body too large")
+        headers: dict[str, str | Sequence[str]] = {
+            key: [value] for key, value in request.headers.items()
+        }
+        # Signature first, so an unsigned prober learns nothing about body parsing (Bolt
+        # checks it again; the HMAC is cheap).
+        if not signed_by_slack(verifier, body, request.headers):
+            return refused(401, "invalid request signature")
+        try:
+            bolt_request = parse_slack_request(body, query=request.url.query, headers=headers)
+        except boundary.InputRejected as rejected:
+            return refused(400, rejected.message)
+        if bolt_request is None:
+            return refused(400, "malformed request body")
+        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+        response = Response(
+            content=bolt_response.body,
+            status_code=bolt_response.status,
+            headers=bolt_response.first_headers_without_set_cookie(),
+        )
+        kind = _slack_kind(body, request.headers.get("content-type", ""))
+        metrics.ack_seconds.labels(kind=kind).observe(time.perf_counter() - started)
+        metrics.http_requests.labels(route="/slack/events", status=str(response.status_code)).inc()
+        return response
+
+    return Route("/slack/events", slack_events, methods=["POST"])
+
+
+def readiness(database: Database, checks: Sequence[ReadinessCheck]) -> tuple[bool, dict[str, Any]]:
+    """(ready, the answer's body): the database reachable and migrated, then each check."""
+    try:
+        database.ping()
+    except Exception as error:  # any driver error means "not ready", with the reason
+        return False, {
+            "status": "unavailable",
+            "database": f"unreachable: {type(error).__name__}",
+        }
+    current, head = database.current_revision(), database.head_revision()
+    if current != head and (current is None or database.knows_revision(current)):
+        return False, {
+            "status": "unavailable",
+            "database": "reachable",
+            "migrations": f"at {current or 'none'}, need {head}: run `shipbot db upgrade`",
+        }
+    # A revision this release does not know is a newer release's: expand/contract
+    # migrations keep this code working on it during a rolling upgrade.
+    detail: dict[str, Any] = {"database": "reachable", "migrations": current}
+    ready = True
+    for check in checks:
+        passed, more = check()
+        ready = ready and passed
+        detail.update(more)
+    return ready, {"status": "ready" if ready else "unavailable", **detail}
+
+
+def _health_routes(*, database: Database, checks: Sequence[ReadinessCheck]) -> list[BaseRoute]:
+    """``GET /healthz`` (the process answers) and ``GET /readyz`` (it can do work)."""
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        ready, detail = await run_in_threadpool(readiness, database, checks)
+        return JSONResponse(detail, status_code=200 if ready else 503)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+
+
+def _metrics_route(metrics: Metrics) -> Route:
+    """``GET /metrics``: the Prometheus text format."""
+
+    async def metrics_endpoint(_: Request) -> Response:
+        payload = await run_in_threadpool(metrics.render)
+        return PlainTextResponse(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return Route("/metrics", metrics_endpoint, methods=["GET"])
+
+
 def build_http_app(
     *,
     bolt_app: App,
@@ -91,82 +184,10 @@ def build_http_app(
 ) -> Starlette:
     """``readiness_checks`` is read at each probe, so a caller may add to a list it passed
     after building the app (socket mode connects after the app exists)."""
-    verifier = SignatureVerifier(signing_secret)
-
-    async def slack_events(request: Request) -> Response:
-        started = time.perf_counter()
-        body = await request.body()
-        if len(body) > MAX_SLACK_BODY:
-            metrics.http_requests.labels(route="/slack/events", status="413").inc()
-            return JSONResponse({"error": "request body too large"}, status_code=413)
-        headers: dict[str, str | Sequence[str]] = {
-            key: [value] for key, value in request.headers.items()
-        }
-        # Signature first, so an unsigned prober learns nothing about body parsing (Bolt
-        # checks it again; the HMAC is cheap).
-        if not signed_by_slack(verifier, body, request.headers):
-            metrics.http_requests.labels(route="/slack/events", status="401").inc()
-            return JSONResponse({"error": "invalid request signature"}, status_code=401)
-        try:
-            bolt_request = parse_slack_request(body, query=request.url.query, headers=headers)
-        except boundary.InputRejected as refused:
-            metrics.http_requests.labels(route="/slack/events", status="400").inc()
-            return JSONResponse({"error": refused.message}, status_code=400)
-        if bolt_request is None:
-            metrics.http_requests.labels(route="/slack/events", status="400").inc()
-            return JSONResponse({"error": "malformed request body"}, status_code=400)
-        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
-        response = Response(
-            content=bolt_response.body,
-            status_code=bolt_response.status,
-            headers=bolt_response.first_headers_without_set_cookie(),
-        )
-        kind = _slack_kind(body, request.headers.get("content-type", ""))
-        metrics.ack_seconds.labels(kind=kind).observe(time.perf_counter() - started)
-        metrics.http_requests.labels(route="/slack/events", status=str(response.status_code)).inc()
-        return response
-
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    def _readiness() -> tuple[bool, dict[str, Any]]:
-        try:
-            database.ping()
-        except Exception as error:  # any driver error means "not ready", with the reason
-            return False, {
-                "status": "unavailable",
-                "database": f"unreachable: {type(error).__name__}",
-            }
-        current, head = database.current_revision(), database.head_revision()
-        if current != head and (current is None or database.knows_revision(current)):
-            return False, {
-                "status": "unavailable",
-                "database": "reachable",
-                "migrations": f"at {current or 'none'}, need {head}: run `shipbot db upgrade`",
-            }
-        # A revision this release does not know is a newer release's: expand/contract
-        # migrations keep this code working on it during a rolling upgrade.
-        detail: dict[str, Any] = {"database": "reachable", "migrations": current}
-        ready = True
-        for check in readiness_checks:
-            passed, more = check()
-            ready = ready and passed
-            detail.update(more)
-        return ready, {"status": "ready" if ready else "unavailable", **detail}
-
-    async def readyz(_: Request) -> Response:
-        ready, detail = await run_in_threadpool(_readiness)
-        return JSONResponse(detail, status_code=200 if ready else 503)
-
-    async def metrics_endpoint(_: Request) -> Response:
-        payload = await run_in_threadpool(metrics.render)
-        return PlainTextResponse(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
-
-    routes = [
-        Route("/slack/events", slack_events, methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    routes: list[BaseRoute] = [
+        _slack_events_route(bolt_app=bolt_app, signing_secret=signing_secret, metrics=metrics),
+        *_health_routes(database=database, checks=readiness_checks),
+        _metrics_route(metrics),
         *(extra_routes or []),
     ]
 
