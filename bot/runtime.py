@@ -46,41 +46,14 @@ class Runtime:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.metrics = Metrics(version=shipbot_version())
-        self.database = database or Database(settings.database_url)
-        self._unwatch_audit = watch_audit(self.database.engine, self.metrics.domain)
+        self.database = self._open_database(database, upgrade_sqlite=upgrade_sqlite)
         # Socket mode adds its check once connected (bot/socket_mode.py).
         self.readiness_checks: list[ReadinessCheck] = []
-        if upgrade_sqlite and not self.database.is_postgres:
-            # An embedded SQLite file belongs to this one process: keep it current.
-            self.database.upgrade()
         self.client = make_client(token=token, base_url=settings.api_url, metrics=self.metrics)
-        self.deps = Deps(
-            database=self.database,
-            clock=self.clock,
-            client=self.client,
-            metrics=self.metrics,
-            config=config,
-        )
-        # Its own client with a 2 s timeout: a user-group lookup happens on the ack path,
-        # and Slack wants the ack within 3 s.
-        self.deps.directory = SlackDirectory(
-            make_client(token=token, base_url=settings.api_url, metrics=self.metrics, timeout=2),
-            clock=self.clock,
-        )
+        self.deps = self._build_deps(token=token, config=config)
         self.wiring = wire_domains(deps=self.deps, state_dir=Path(settings.state_dir))
         self.renderers = self.wiring.renderers
-        self.worker = Worker(
-            self.database,
-            clock=self.clock,
-            handlers={
-                "render": make_render_handler(
-                    client_factory=lambda: self.client, registry=self.renderers
-                ),
-                **self.wiring.job_handlers,
-            },
-            threads=settings.worker_threads,
-            on_job_finished=self.metrics.on_job_finished,
-        )
+        self.worker = self._build_worker()
         self.deps.worker = self.worker
         self.metrics.watch_jobs(self._job_counts)
         self.bolt = build_bolt_app(
@@ -100,6 +73,48 @@ class Runtime:
         self.scheduler = build_scheduler(database=self.database, clock=self.clock)
         schedule_reports(self.scheduler, self.deps)
         self._worker_running = False
+
+    def _open_database(self, database: Database | None, *, upgrade_sqlite: bool) -> Database:
+        """The store, watched for audit metrics; an embedded SQLite file kept current."""
+        database = database or Database(self.settings.database_url)
+        self._unwatch_audit = watch_audit(database.engine, self.metrics.domain)
+        if upgrade_sqlite and not database.is_postgres:
+            # An embedded SQLite file belongs to this one process: keep it current.
+            database.upgrade()
+        return database
+
+    def _build_deps(self, *, token: str, config: ShipbotConfig | None) -> Deps:
+        deps = Deps(
+            database=self.database,
+            clock=self.clock,
+            client=self.client,
+            metrics=self.metrics,
+            config=config,
+        )
+        # Its own client with a 2 s timeout: a user-group lookup happens on the ack path,
+        # and Slack wants the ack within 3 s.
+        deps.directory = SlackDirectory(
+            make_client(
+                token=token, base_url=self.settings.api_url, metrics=self.metrics, timeout=2
+            ),
+            clock=self.clock,
+        )
+        return deps
+
+    def _build_worker(self) -> Worker:
+        """The job worker: the render job plus every domain's Slack jobs."""
+        return Worker(
+            self.database,
+            clock=self.clock,
+            handlers={
+                "render": make_render_handler(
+                    client_factory=lambda: self.client, registry=self.renderers
+                ),
+                **self.wiring.job_handlers,
+            },
+            threads=self.settings.worker_threads,
+            on_job_finished=self.metrics.on_job_finished,
+        )
 
     def _job_counts(self) -> dict[str, int]:
         try:
