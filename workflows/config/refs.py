@@ -22,81 +22,98 @@ def _hint(name: str, known: Iterable[str]) -> str:
     return f" (known: {', '.join(known)})" if known else " (none are defined)"
 
 
-def reference_problems(config: ShipbotConfig) -> list[Problem]:
-    """Every dangling reference in ``config`` as ``(dotted.path, message)``, in file order."""
-    problems: list[Problem] = []
+class _Refs:
+    """Collects the dangling references of one config, one kind of reference a method."""
 
-    def channel(path: str, ref: str | None) -> None:
-        if ref is not None and config.find_channel_id(ref) is None:
-            problems.append(
-                (
-                    path,
-                    f"unknown channel {ref!r}: not in channels and not a channel id"
-                    + _hint(ref, config.channels),
-                )
+    def __init__(self, config: ShipbotConfig) -> None:
+        self.config = config
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append((path, message))
+
+    def channel(self, path: str, ref: str | None) -> None:
+        if ref is not None and self.config.find_channel_id(ref) is None:
+            self.add(
+                path,
+                f"unknown channel {ref!r}: not in channels and not a channel id"
+                + _hint(ref, self.config.channels),
             )
 
-    def groups(path: str, refs: list[str]) -> None:
+    def groups(self, path: str, refs: list[str]) -> None:
+        known = self.config.groups
         for index, ref in enumerate(refs):
-            if ref not in config.groups:
-                problems.append(
-                    (f"{path}.{index}", f"unknown group {ref!r}" + _hint(ref, config.groups))
+            if ref not in known:
+                self.add(f"{path}.{index}", f"unknown group {ref!r}" + _hint(ref, known))
+
+    def groups_or_users(self, path: str, refs: list[str]) -> None:
+        known = self.config.groups
+        for index, ref in enumerate(refs):
+            if ref not in known and not is_user_id(ref):
+                self.add(
+                    f"{path}.{index}",
+                    f"unknown group {ref!r}, and not a user id" + _hint(ref, known),
                 )
 
-    def groups_or_users(path: str, refs: list[str]) -> None:
-        for index, ref in enumerate(refs):
-            if ref not in config.groups and not is_user_id(ref):
-                problems.append(
-                    (
-                        f"{path}.{index}",
-                        f"unknown group {ref!r}, and not a user id" + _hint(ref, config.groups),
-                    )
-                )
+    def environment(self, path: str, ref: str) -> None:
+        if ref not in self.config.environments:
+            self.add(path, f"unknown environment {ref!r}" + _hint(ref, self.config.environments))
 
-    def environment(path: str, ref: str) -> None:
-        if ref not in config.environments:
-            problems.append(
-                (path, f"unknown environment {ref!r}" + _hint(ref, config.environments))
-            )
 
+def _check_environments(refs: _Refs) -> None:
     orders: dict[int, str] = {}
-    for name, env in config.environments.items():
+    for name, env in refs.config.environments.items():
         path = f"environments.{name}"
         if env.order in orders:
-            problems.append(
-                (
-                    f"{path}.order",
-                    f"order {env.order} is also used by environment {orders[env.order]!r}",
-                )
+            refs.add(
+                f"{path}.order",
+                f"order {env.order} is also used by environment {orders[env.order]!r}",
             )
         orders.setdefault(env.order, name)
-        groups_or_users(f"{path}.deployers", env.deployers)
-        groups(f"{path}.approval.from_groups", env.approval.from_groups)
-        groups(f"{path}.break_glass.groups", env.break_glass.groups)
-        groups_or_users(f"{path}.locks.lockers", env.locks.lockers or [])
-        groups_or_users(f"{path}.locks.unlockers", env.locks.unlockers)
+        refs.groups_or_users(f"{path}.deployers", env.deployers)
+        refs.groups(f"{path}.approval.from_groups", env.approval.from_groups)
+        refs.groups(f"{path}.break_glass.groups", env.break_glass.groups)
+        refs.groups_or_users(f"{path}.locks.lockers", env.locks.lockers or [])
+        refs.groups_or_users(f"{path}.locks.unlockers", env.locks.unlockers)
         if env.requires_success_in == name:
-            problems.append((f"{path}.requires_success_in", "an environment cannot require itself"))
+            refs.add(f"{path}.requires_success_in", "an environment cannot require itself")
         elif env.requires_success_in is not None:
-            environment(f"{path}.requires_success_in", env.requires_success_in)
+            refs.environment(f"{path}.requires_success_in", env.requires_success_in)
 
-    for name, service in config.services.items():
+
+def _check_services(refs: _Refs) -> None:
+    for name, service in refs.config.services.items():
         path = f"services.{name}"
-        channel(f"{path}.alerts_channel", service.alerts_channel)
+        refs.channel(f"{path}.alerts_channel", service.alerts_channel)
         for index, env_name in enumerate(service.environments or []):
-            environment(f"{path}.environments.{index}", env_name)
+            refs.environment(f"{path}.environments.{index}", env_name)
 
-    channel("incidents.announce_channel", config.incidents.announce_channel)
+
+def _check_incidents(refs: _Refs) -> None:
+    incidents = refs.config.incidents
+    refs.channel("incidents.announce_channel", incidents.announce_channel)
     for severity in ("SEV1", "SEV2", "SEV3", "SEV4"):
-        policy = config.incidents.severity(severity)
-        groups_or_users(f"incidents.severities.{severity}.responders", policy.responders)
-    groups_or_users("incidents.declarers", config.incidents.declarers)
-    groups_or_users("incidents.managers", config.incidents.managers)
+        policy = incidents.severity(severity)
+        refs.groups_or_users(f"incidents.severities.{severity}.responders", policy.responders)
+    refs.groups_or_users("incidents.declarers", incidents.declarers)
+    refs.groups_or_users("incidents.managers", incidents.managers)
 
-    channel("alerts.default_channel", config.alerts.default_channel)
-    for index, route in enumerate(config.alerts.routes):
-        channel(f"alerts.routes.{index}.channel", route.channel)
 
-    for index, report in enumerate(config.reports):
-        channel(f"reports.{index}.channel", report.channel)
-    return problems
+def _check_alerts_and_reports(refs: _Refs) -> None:
+    refs.channel("alerts.default_channel", refs.config.alerts.default_channel)
+    for index, route in enumerate(refs.config.alerts.routes):
+        refs.channel(f"alerts.routes.{index}.channel", route.channel)
+    for index, report in enumerate(refs.config.reports):
+        refs.channel(f"reports.{index}.channel", report.channel)
+
+
+SECTIONS = (_check_environments, _check_services, _check_incidents, _check_alerts_and_reports)
+"""One checker per config section, in file order."""
+
+
+def reference_problems(config: ShipbotConfig) -> list[Problem]:
+    """Every dangling reference in ``config`` as ``(dotted.path, message)``, in file order."""
+    refs = _Refs(config)
+    for check in SECTIONS:
+        check(refs)
+    return refs.problems
