@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session
 
 from workflows import audit
@@ -32,21 +34,10 @@ def _check_binding(deploy: Deploy, version: str | None) -> None:
         )
 
 
-def decide(
-    *,
-    session: Session,
-    ports: Ports,
-    deploy_id: int,
-    user: str,
-    decision: ApprovalDecision,
-    version: str | None = None,
-    reason: str = "",
-    delivery_key: str = "",
-) -> Deploy:
-    """Approve or reject ``deploy_id`` as ``user``; approval bound to ``version``."""
-    claim(session, ports, delivery_key)
-    deploy = locked_deploy(session=session, deploy_id=deploy_id)
-    _check_binding(deploy, version)
+def _check_may_decide(
+    *, session: Session, ports: Ports, deploy_id: int, deploy: Deploy, user: str
+) -> None:
+    """Raise unless ``user`` may decide on ``deploy`` now, and has not yet."""
     if deploy.state != DeployState.awaiting_approval:
         raise Conflict(
             f"Deploy {_describe(deploy)} is {deploy.state.replace('_', ' ')}; "
@@ -70,7 +61,19 @@ def decide(
     ]
     if earlier:
         raise Conflict(f"You already decided on deploy #{deploy_id} ({earlier[0].decision}).")
-    now = ports.clock.now()
+
+
+def _record_decision(
+    *,
+    session: Session,
+    deploy_id: int,
+    deploy: Deploy,
+    user: str,
+    decision: ApprovalDecision,
+    reason: str,
+    now: datetime,
+) -> list[DeployApproval]:
+    """Store the decision; the approvals the deploy has now, this one included."""
     session.add(
         DeployApproval(
             deploy_id=deploy_id,
@@ -84,11 +87,23 @@ def decide(
         )
     )
     session.flush()
-    approvals = [
+    return [
         a
         for a in queries.approvals_of(session=session, deploy_id=deploy_id)
         if a.decision == ApprovalDecision.approve
     ]
+
+
+def _apply_decision(
+    *,
+    session: Session,
+    ports: Ports,
+    deploy: Deploy,
+    decision: ApprovalDecision,
+    approvals: int,
+    now: datetime,
+) -> None:
+    """Reject, approve (and enqueue the run) once enough approved, or wait for more."""
     if decision == ApprovalDecision.reject:
         transition(
             session=session,
@@ -96,7 +111,7 @@ def decide(
             expected={DeployState.awaiting_approval},
             values={"state": DeployState.rejected, "finished_at": now, "updated_at": now},
         )
-    elif len(approvals) >= deploy.approvals_required:
+    elif approvals >= deploy.approvals_required:
         transition(
             session=session,
             deploy=deploy,
@@ -107,6 +122,42 @@ def decide(
     else:
         deploy.updated_at = now
         session.add(deploy)
+
+
+def decide(
+    *,
+    session: Session,
+    ports: Ports,
+    deploy_id: int,
+    user: str,
+    decision: ApprovalDecision,
+    version: str | None = None,
+    reason: str = "",
+    delivery_key: str = "",
+) -> Deploy:
+    """Approve or reject ``deploy_id`` as ``user``; approval bound to ``version``."""
+    claim(session, ports, delivery_key)
+    deploy = locked_deploy(session=session, deploy_id=deploy_id)
+    _check_binding(deploy, version)
+    _check_may_decide(session=session, ports=ports, deploy_id=deploy_id, deploy=deploy, user=user)
+    now = ports.clock.now()
+    approvals = _record_decision(
+        session=session,
+        deploy_id=deploy_id,
+        deploy=deploy,
+        user=user,
+        decision=decision,
+        reason=reason,
+        now=now,
+    )
+    _apply_decision(
+        session=session,
+        ports=ports,
+        deploy=deploy,
+        decision=decision,
+        approvals=len(approvals),
+        now=now,
+    )
     deploy_views.show_all(session=session, clock=ports.clock, deploy=deploy)
     # Last: on PostgreSQL the entry locks the chain's single head row until commit, so
     # every other write of this transaction happens before, not while others wait.
