@@ -22,6 +22,7 @@ from workflows.clock import Clock
 from workflows.config import Report
 from workflows.jobs import enqueue
 from workflows.reports.models import ReportRun, ReportSchedule, RunState, RunTrigger
+from workflows.store.models import AuditEntry
 from workflows.store.tables import table_of
 
 RUN_JOB_KIND = "report.run"
@@ -64,6 +65,96 @@ def ensure_schedule(*, session: Session, clock: Clock, report_name: str) -> Repo
     return schedule
 
 
+def _insert_run(
+    *,
+    session: Session,
+    now: datetime,
+    report: Report,
+    channel: str,
+    fire_time: datetime,
+    trigger: RunTrigger,
+    requested_by: str,
+    claimed_by: str,
+) -> int | None:
+    """The new run's id, or None when ``(report, fire_time)`` was claimed before."""
+    statement = (
+        _insert(session)(ReportRun)
+        .values(
+            report_name=report.name,
+            kind=report.kind,
+            trigger=trigger.value,
+            fire_time=fire_time,
+            timezone=report.timezone,
+            channel=channel,
+            requested_by=requested_by,
+            claimed_by=claimed_by,
+            claimed_at=now,
+            state=RunState.claimed.value,
+            params={},
+        )
+        .on_conflict_do_nothing(index_elements=["report_name", "fire_time"])
+        .returning(table_of(ReportRun).c.id)
+    )
+    run_id: int | None = session.execute(statement).scalar_one_or_none()
+    return run_id
+
+
+def _advance_schedule(
+    *, session: Session, clock: Clock, report_name: str, fire_time: datetime, run_id: int
+) -> None:
+    """Move the schedule's ``last_fire_time`` on to ``fire_time`` (never back)."""
+    ensure_schedule(session=session, clock=clock, report_name=report_name)
+    session.exec(
+        update(ReportSchedule)
+        .where(
+            col(ReportSchedule.report_name) == report_name,
+            or_(
+                col(ReportSchedule.last_fire_time).is_(None),
+                col(ReportSchedule.last_fire_time) < fire_time,
+            ),
+        )
+        .values(last_fire_time=fire_time, last_run_id=run_id)
+    )
+
+
+def _audit_claim(
+    *,
+    session: Session,
+    clock: Clock,
+    report: Report,
+    run_id: int,
+    fire_time: datetime,
+    trigger: RunTrigger,
+    requested_by: str,
+    channel: str,
+) -> AuditEntry:
+    return audit.record(
+        session=session,
+        clock=clock,
+        actor=requested_by,
+        action=AUDIT_ACTION,
+        target=f"report:{report.name}",
+        params={
+            "run_id": run_id,
+            "kind": report.kind,
+            "fire_time": fire_time,
+            "trigger": trigger.value,
+        },
+        channel=channel,
+    )
+
+
+def _claimed_run(*, session: Session, run_id: int, report: Report, entry: AuditEntry) -> ReportRun:
+    """The run just claimed; an audit checkpoint's anchored at its own claim entry."""
+    run = session.get(ReportRun, run_id)
+    assert run is not None
+    if report.kind == "audit_checkpoint":
+        run.params = {"anchor_seq": entry.seq, "anchor_hash": entry.hash}
+        session.add(run)
+        session.flush()
+    return run
+
+
 def claim_run(
     *,
     session: Session,
@@ -82,58 +173,35 @@ def claim_run(
     the posted head is the chain as of the claim, the claim's own entry included, so the
     checkpoint anchors itself too.
     """
-    now = clock.now()
-    table = table_of(ReportRun)
-    statement = (
-        _insert(session)(ReportRun)
-        .values(
-            report_name=report.name,
-            kind=report.kind,
-            trigger=trigger.value,
-            fire_time=fire_time,
-            timezone=report.timezone,
-            channel=channel,
-            requested_by=requested_by,
-            claimed_by=claimed_by,
-            claimed_at=now,
-            state=RunState.claimed.value,
-            params={},
-        )
-        .on_conflict_do_nothing(index_elements=["report_name", "fire_time"])
-        .returning(table.c.id)
+    run_id = _insert_run(
+        session=session,
+        now=clock.now(),
+        report=report,
+        channel=channel,
+        fire_time=fire_time,
+        trigger=trigger,
+        requested_by=requested_by,
+        claimed_by=claimed_by,
     )
-    run_id = session.execute(statement).scalar_one_or_none()
     if run_id is None:
         return None
-    entry = audit.record(
+    entry = _audit_claim(
         session=session,
         clock=clock,
-        actor=requested_by,
-        action=AUDIT_ACTION,
-        target=f"report:{report.name}",
-        params={
-            "run_id": run_id,
-            "kind": report.kind,
-            "fire_time": fire_time,
-            "trigger": trigger.value,
-        },
+        report=report,
+        run_id=run_id,
+        fire_time=fire_time,
+        trigger=trigger,
+        requested_by=requested_by,
         channel=channel,
     )
-    params: dict[str, Any] = {}
-    if report.kind == "audit_checkpoint":
-        params = {"anchor_seq": entry.seq, "anchor_hash": entry.hash}
     if trigger != RunTrigger.manual:
-        ensure_schedule(session=session, clock=clock, report_name=report.name)
-        session.exec(
-            update(ReportSchedule)
-            .where(
-                col(ReportSchedule.report_name) == report.name,
-                or_(
-                    col(ReportSchedule.last_fire_time).is_(None),
-                    col(ReportSchedule.last_fire_time) < fire_time,
-                ),
-            )
-            .values(last_fire_time=fire_time, last_run_id=run_id)
+        _advance_schedule(
+            session=session,
+            clock=clock,
+            report_name=report.name,
+            fire_time=fire_time,
+            run_id=run_id,
         )
     enqueue(
         session=session,
@@ -142,13 +210,7 @@ def claim_run(
         payload={"run_id": run_id},
         idempotency_key=run_job_key(report.name, fire_time),
     )
-    run = session.get(ReportRun, run_id)
-    assert run is not None
-    if params:
-        run.params = params
-        session.add(run)
-        session.flush()
-    return run
+    return _claimed_run(session=session, run_id=run_id, report=report, entry=entry)
 
 
 def get_run(*, session: Session, run_id: int) -> ReportRun | None:
