@@ -98,52 +98,57 @@ def _counts(row: Any) -> Counts:
     )
 
 
-def compute(*, session: Session, window: Window) -> DeployDigest:
-    """The digest of ``window`` (see the module doc for what counts where)."""
-    dialect = dialect_of(session)
-    finished = and_(col(Deploy.finished_at) >= window.start, col(Deploy.finished_at) < window.end)
+def _finished_in(window: Window) -> Any:
+    return and_(col(Deploy.finished_at) >= window.start, col(Deploy.finished_at) < window.end)
+
+
+def _by_target(session: Session, window: Window) -> list[TargetCounts]:
     service, environment = col(Deploy.service), col(Deploy.environment)
-    totals_row = session.execute(select(*_count_columns()).where(finished)).one()
-    by_target_rows = session.execute(
+    rows = session.execute(
         select(service, environment, *_count_columns())
-        .where(finished)
+        .where(_finished_in(window))
         .group_by(service, environment)
         .order_by(service, environment)
     ).all()
-    by_target = [
+    return [
         TargetCounts(service=row.service, environment=row.environment, **_counts(row))
-        for row in by_target_rows
+        for row in rows
     ]
 
-    requested = and_(
+
+def _overrides_requested_in(window: Window) -> Any:
+    return and_(
         col(Deploy.requested_at) >= window.start,
         col(Deploy.requested_at) < window.end,
         col(Deploy.override).is_(True),
     )
-    override_count = session.execute(select(func.count()).where(requested)).scalar_one()
+
+
+def _overrides(session: Session, window: Window) -> list[Override]:
+    """The first break-glass deploys asked for in ``window``, each with its approvers."""
     approved = and_(
         col(DeployApproval.deploy_id) == col(Deploy.id),
         col(DeployApproval.decision) == ApprovalDecision.approve.value,
     )
-    override_rows = session.execute(
+    rows = session.execute(
         select(
             col(Deploy.id),
-            service,
-            environment,
+            col(Deploy.service),
+            col(Deploy.environment),
             col(Deploy.version),
             col(Deploy.state),
             col(Deploy.requested_by),
             col(Deploy.override_reason),
-            string_agg(dialect, col(DeployApproval.approver)).label("approvers"),
+            string_agg(dialect_of(session), col(DeployApproval.approver)).label("approvers"),
         )
         .select_from(Deploy)
         .outerjoin(DeployApproval, approved)
-        .where(requested)
+        .where(_overrides_requested_in(window))
         .group_by(col(Deploy.id))
         .order_by(col(Deploy.requested_at), col(Deploy.id))
         .limit(MAX_OVERRIDES)
     ).all()
-    overrides = [
+    return [
         Override(
             id=int(row.id),
             service=row.service,
@@ -154,23 +159,25 @@ def compute(*, session: Session, window: Window) -> DeployDigest:
             reason=row.override_reason or "",
             approvers=split_agg(row.approvers),
         )
-        for row in override_rows
+        for row in rows
     ]
 
-    duration = seconds_between(dialect, col(Deploy.finished_at), col(Deploy.started_at))
-    slow_rows = session.execute(
+
+def _slowest(session: Session, window: Window) -> list[Slow]:
+    duration = seconds_between(dialect_of(session), col(Deploy.finished_at), col(Deploy.started_at))
+    rows = session.execute(
         select(
             col(Deploy.id),
-            service,
-            environment,
+            col(Deploy.service),
+            col(Deploy.environment),
             col(Deploy.version),
             duration.label("seconds"),
         )
-        .where(finished, col(Deploy.started_at).is_not(None))
+        .where(_finished_in(window), col(Deploy.started_at).is_not(None))
         .order_by(duration.desc(), col(Deploy.id))
         .limit(SLOWEST)
     ).all()
-    slowest = [
+    return [
         Slow(
             id=int(row.id),
             service=row.service,
@@ -178,13 +185,21 @@ def compute(*, session: Session, window: Window) -> DeployDigest:
             version=row.version,
             seconds=round(as_float(row.seconds) or 0.0, 3),
         )
-        for row in slow_rows
+        for row in rows
     ]
+
+
+def compute(*, session: Session, window: Window) -> DeployDigest:
+    """The digest of ``window`` (see the module doc for what counts where)."""
+    totals_row = session.execute(select(*_count_columns()).where(_finished_in(window))).one()
+    override_count = session.execute(
+        select(func.count()).where(_overrides_requested_in(window))
+    ).scalar_one()
     return DeployDigest(
         window=window.as_json(),
         totals=_counts(totals_row),
-        by_target=by_target,
+        by_target=_by_target(session, window),
         overrides=int(override_count),
-        override_list=overrides,
-        slowest=slowest,
+        override_list=_overrides(session, window),
+        slowest=_slowest(session, window),
     )

@@ -60,18 +60,57 @@ def _timing(session: Session, value: Any, where: list[Any]) -> Timing:
     )
 
 
-def compute(*, session: Session, window: Window) -> IncidentSummary:
-    """The summary of the incidents declared in ``window`` and of those open at its end."""
-    dialect = dialect_of(session)
-    declared_at = col(Incident.declared_at)
-    declared = and_(declared_at >= window.start, declared_at < window.end)
+def _by_severity(session: Session, declared: Any) -> dict[str, int]:
+    """Incidents declared, per severity: every configured one, then any other seen."""
     severity = col(Incident.severity)
     counts = dict(
         session.execute(select(severity, func.count()).where(declared).group_by(severity)).all()
     )
     by_severity: dict[str, int] = {name: int(counts.pop(name, 0)) for name in SEVERITIES}
     by_severity.update({str(name): int(count) for name, count in counts.items()})
+    return by_severity
 
+
+def _open_incidents(session: Session, window: Window, still_open: Any) -> list[OpenIncident]:
+    """The oldest incidents still open at the end of ``window``, with their age then."""
+    declared_at = col(Incident.declared_at)
+    age = seconds_between(dialect_of(session), literal(window.end, UTCDateTime()), declared_at)
+    rows = session.execute(
+        select(
+            col(Incident.id),
+            col(Incident.title),
+            col(Incident.severity),
+            col(Incident.status),
+            col(Incident.service),
+            col(Incident.commander),
+            col(Incident.channel_id),
+            age.label("age"),
+        )
+        .where(still_open)
+        .order_by(declared_at, col(Incident.id))
+        .limit(MAX_OPEN)
+    ).all()
+    return [
+        OpenIncident(
+            id=int(row.id),
+            title=row.title,
+            severity=row.severity,
+            status=row.status,
+            service=row.service,
+            commander=row.commander,
+            channel_id=row.channel_id,
+            age_seconds=round(as_float(row.age) or 0.0, 3),
+        )
+        for row in rows
+    ]
+
+
+def compute(*, session: Session, window: Window) -> IncidentSummary:
+    """The summary of the incidents declared in ``window`` and of those open at its end."""
+    dialect = dialect_of(session)
+    declared_at = col(Incident.declared_at)
+    declared = and_(declared_at >= window.start, declared_at < window.end)
+    by_severity = _by_severity(session, declared)
     acknowledged_at, resolved_at = col(Incident.acknowledged_at), col(Incident.resolved_at)
     acknowledge = _timing(
         session,
@@ -83,27 +122,10 @@ def compute(*, session: Session, window: Window) -> IncidentSummary:
         seconds_between(dialect, resolved_at, declared_at),
         [declared, resolved_at.is_not(None), resolved_at < window.end],
     )
-
     still_open = and_(
         declared_at < window.end, or_(resolved_at.is_(None), resolved_at >= window.end)
     )
     open_count = session.execute(select(func.count()).where(still_open)).scalar_one()
-    age = seconds_between(dialect, literal(window.end, UTCDateTime()), declared_at)
-    rows = session.execute(
-        select(
-            col(Incident.id),
-            col(Incident.title),
-            severity,
-            col(Incident.status),
-            col(Incident.service),
-            col(Incident.commander),
-            col(Incident.channel_id),
-            age.label("age"),
-        )
-        .where(still_open)
-        .order_by(declared_at, col(Incident.id))
-        .limit(MAX_OPEN)
-    ).all()
     return IncidentSummary(
         window=window.as_json(),
         declared=sum(by_severity.values()),
@@ -111,17 +133,5 @@ def compute(*, session: Session, window: Window) -> IncidentSummary:
         acknowledge=acknowledge,
         resolve=resolve,
         open_count=int(open_count),
-        open_incidents=[
-            OpenIncident(
-                id=int(row.id),
-                title=row.title,
-                severity=row.severity,
-                status=row.status,
-                service=row.service,
-                commander=row.commander,
-                channel_id=row.channel_id,
-                age_seconds=round(as_float(row.age) or 0.0, 3),
-            )
-            for row in rows
-        ],
+        open_incidents=_open_incidents(session, window, still_open),
     )
