@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from workflows.clock import Clock
 from workflows.errors import DuplicateDelivery
 from workflows.store.models import Delivery
+from workflows.store.upsert import insert_or_ignore
 
 
 def claim_delivery(*, session: Session, clock: Clock, key: str, source: str) -> None:
@@ -26,14 +26,11 @@ def claim_delivery(*, session: Session, clock: Clock, key: str, source: str) -> 
     then finds the key taken; on SQLite writers are already serialised.
     """
     values = {"key": key, "source": source, "received_at": clock.now()}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # RETURNING, not rowcount: through the ORM's insert path rowcount is not the number of
     # rows inserted, so a skipped conflict would pass for a claim.
     statement = (
-        insert(Delivery)
+        insert_or_ignore(session, Delivery, key=["key"])
         .values(**values)
-        .on_conflict_do_nothing(index_elements=["key"])
         .returning(col(Delivery.key))
     )
     if session.execute(statement).first() is None:

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from workflows.clock import Clock
@@ -27,6 +26,7 @@ from workflows.errors import Conflict, NotFound
 from workflows.redact import redact_text
 from workflows.store.db import Database
 from workflows.store.models import Job, JobState
+from workflows.store.upsert import insert_or_ignore
 
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=10)
@@ -82,11 +82,6 @@ def backoff(attempt: int, *, rng: random.Random | None = None) -> timedelta:
     return timedelta(seconds=ceiling / 2 + jitter)
 
 
-def _insert(session: Session) -> Callable[..., Any]:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 def enqueue(
     *,
     session: Session,
@@ -115,12 +110,7 @@ def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    statement = (
-        _insert(session)(Job)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-    )
-    session.exec(statement)
+    session.exec(insert_or_ignore(session, Job, key=["idempotency_key"]).values(**values))
     return session.exec(select(Job).where(col(Job.idempotency_key) == idempotency_key)).one()
 
 

@@ -13,12 +13,10 @@ posting twice. ``ChannelPace`` spaces messages to one channel across every repli
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from workflows.clock import Clock
@@ -26,6 +24,7 @@ from workflows.jobs import enqueue
 from workflows.store.db import Database
 from workflows.store.models import ChannelPace, SlackMessage
 from workflows.store.tables import table_of
+from workflows.store.upsert import dialect_insert, insert_or_ignore
 
 RENDER_JOB_KIND = "render"
 # Enough attempts, with backoff capped at 10 minutes, to ride out a Slack outage of hours.
@@ -39,10 +38,6 @@ class ChannelBusy(RuntimeError):
         super().__init__(f"channel {channel} is paced until {at.isoformat()}")
         self.channel = channel
         self.at = at
-
-
-def _insert(session: Session) -> Callable[..., Any]:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def request_render(
@@ -60,7 +55,7 @@ def request_render(
     """
     now = clock.now()
     table = table_of(SlackMessage)
-    statement = _insert(session)(SlackMessage).values(
+    insert = dialect_insert(session, SlackMessage).values(
         view_key=view_key,
         channel=channel,
         thread_ts=thread_ts,
@@ -70,7 +65,7 @@ def request_render(
         updated_at=now,
     )
     # One atomic statement: concurrent first renders of one key cannot both insert.
-    statement = statement.on_conflict_do_update(
+    statement = insert.on_conflict_do_update(
         index_elements=["view_key"],
         set_={"desired_version": table.c.desired_version + 1, "updated_at": now},
     ).returning(table.c.desired_version)
@@ -207,9 +202,9 @@ def reserve_send_slot(
     with database.transaction() as session:
         now = clock.now()
         session.exec(
-            _insert(session)(ChannelPace)
-            .values(channel=channel, next_at=now)
-            .on_conflict_do_nothing(index_elements=["channel"])
+            insert_or_ignore(session, ChannelPace, key=["channel"]).values(
+                channel=channel, next_at=now
+            )
         )
         query = select(ChannelPace).where(col(ChannelPace.channel) == channel)
         if database.is_postgres:
@@ -227,9 +222,9 @@ def push_back_channel(*, database: Database, clock: Clock, channel: str, until: 
     """Hold every replica's sends to ``channel`` until ``until`` (Slack said 429)."""
     with database.transaction() as session:
         session.exec(
-            _insert(session)(ChannelPace)
-            .values(channel=channel, next_at=clock.now())
-            .on_conflict_do_nothing(index_elements=["channel"])
+            insert_or_ignore(session, ChannelPace, key=["channel"]).values(
+                channel=channel, next_at=clock.now()
+            )
         )
         query = select(ChannelPace).where(col(ChannelPace.channel) == channel)
         if database.is_postgres:

@@ -9,10 +9,9 @@ opening the same new group collide on the unique key and the second joins the fi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TypeVar
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from workflows.alerts.model import NormalizedAlert
@@ -21,6 +20,7 @@ from workflows.alerts.routing import route_group
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
 from workflows.store.tables import table_of
+from workflows.store.upsert import insert_or_ignore
 
 CHUNK = 500  # values per IN list or multi-row statement: far below SQLite's limit
 _GROUPS = table_of(AlertGroup)
@@ -30,10 +30,6 @@ T = TypeVar("T")
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def dialect_insert(session: Session) -> Callable[..., Any]:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _groups_by_id(session: Session, ids: Sequence[int]) -> dict[int, AlertGroup]:
@@ -84,8 +80,7 @@ def _open_group(
         session=session, config=config, service=first.service, labels=first.match_labels()
     )
     session.execute(
-        dialect_insert(session)(_GROUPS)
-        .values(
+        insert_or_ignore(session, _GROUPS, key=["group_key"]).values(
             group_key=group_key,
             base_key=first.base_key,
             generation=generation,
@@ -105,7 +100,6 @@ def _open_group(
             last_alert_at=now,
             updated_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["group_key"])
     )
     return session.exec(select(AlertGroup).where(col(AlertGroup.group_key) == group_key)).one()
 

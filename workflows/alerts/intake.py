@@ -24,7 +24,7 @@ from sqlalchemy import Integer, bindparam, update
 from sqlmodel import Session, col, select
 
 from workflows import audit
-from workflows.alerts.grouping import chunks, current_groups, dialect_insert, known_groups
+from workflows.alerts.grouping import chunks, current_groups, known_groups
 from workflows.alerts.groups import group_view_key
 from workflows.alerts.model import NormalizedAlert, clip
 from workflows.alerts.models import Alert, AlertGroup
@@ -35,6 +35,7 @@ from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.jobs import enqueue
 from workflows.store.tables import table_of
 from workflows.store.types import UTCDateTime
+from workflows.store.upsert import insert_or_ignore
 from workflows.views import request_render
 
 DECLARE_JOB_KIND = "incident.declare_from_alert"
@@ -106,10 +107,8 @@ def _insert_new(
         }
         for alert in sorted(alerts, key=lambda a: a.dedup_key)
     ]
-    statement = (
-        dialect_insert(session)(_ALERTS)
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(_ALERTS.c.id, _ALERTS.c.dedup_key)
+    statement = insert_or_ignore(session, _ALERTS, key=["dedup_key"]).returning(
+        _ALERTS.c.id, _ALERTS.c.dedup_key
     )
     new: dict[str, int] = {}
     for chunk in chunks(rows):

@@ -37,8 +37,6 @@ from uuid import UUID
 from sqlalchemy import JSON, Table, Text, func, type_coerce
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import insert as sa_insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from workflows.clock import Clock
@@ -46,6 +44,7 @@ from workflows.errors import AuditChainBroken
 from workflows.redact import redact, redact_text
 from workflows.store.models import AuditEntry, AuditHead
 from workflows.store.tables import table_of
+from workflows.store.upsert import insert_or_ignore
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = (
@@ -170,16 +169,10 @@ def _locked_head(session: Session) -> AuditHead:
     )
     head = session.exec(locked).first()
     if head is None:
-        dialect = session.get_bind().dialect.name
-        if dialect not in ("postgresql", "sqlite"):
-            raise RuntimeError(f"the audit log supports SQLite and PostgreSQL, not {dialect}")
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         # Two replicas creating the head at once: the loser's insert waits for the winner
         # and does nothing, then both queue on the row lock below.
         session.exec(
-            insert(AuditHead)
-            .values(id=1, seq=0, hash=GENESIS_HASH)
-            .on_conflict_do_nothing(index_elements=["id"])
+            insert_or_ignore(session, AuditHead, key=["id"]).values(id=1, seq=0, hash=GENESIS_HASH)
         )
         head = session.exec(locked).one()
     if head.seq == 0:

@@ -9,12 +9,9 @@ run in the audit log, moves the report's ``last_fire_time`` on and enqueues the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from workflows import audit
@@ -24,15 +21,12 @@ from workflows.jobs import enqueue
 from workflows.reports.models import ReportRun, ReportSchedule, RunState, RunTrigger
 from workflows.store.models import AuditEntry
 from workflows.store.tables import table_of
+from workflows.store.upsert import insert_or_ignore
 
 RUN_JOB_KIND = "report.run"
 CHART_JOB_KIND = "report.chart"
 AUDIT_ACTION = "report.run"
 SCHEDULER_ACTOR = "scheduler"
-
-
-def _insert(session: Session) -> Callable[..., Any]:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def run_job_key(report_name: str, fire_time: datetime) -> str:
@@ -56,9 +50,9 @@ def view_key(run_id: int) -> str:
 def ensure_schedule(*, session: Session, clock: Clock, report_name: str) -> ReportSchedule:
     """The report's schedule row, created (registered now) on first sight."""
     session.exec(
-        _insert(session)(ReportSchedule)
-        .values(report_name=report_name, registered_at=clock.now())
-        .on_conflict_do_nothing(index_elements=["report_name"])
+        insert_or_ignore(session, ReportSchedule, key=["report_name"]).values(
+            report_name=report_name, registered_at=clock.now()
+        )
     )
     query = select(ReportSchedule).where(col(ReportSchedule.report_name) == report_name)
     schedule = session.exec(query.execution_options(populate_existing=True)).one()
@@ -78,7 +72,7 @@ def _insert_run(
 ) -> int | None:
     """The new run's id, or None when ``(report, fire_time)`` was claimed before."""
     statement = (
-        _insert(session)(ReportRun)
+        insert_or_ignore(session, ReportRun, key=["report_name", "fire_time"])
         .values(
             report_name=report.name,
             kind=report.kind,
@@ -92,7 +86,6 @@ def _insert_run(
             state=RunState.claimed.value,
             params={},
         )
-        .on_conflict_do_nothing(index_elements=["report_name", "fire_time"])
         .returning(table_of(ReportRun).c.id)
     )
     run_id: int | None = session.execute(statement).scalar_one_or_none()
