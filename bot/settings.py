@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         validation_alias=_env("SHIPBOT_SOCKET_DOWN_GRACE"),
         description="Seconds without a Socket Mode connection before /readyz says 503.",
     )
+    socket_ping_interval: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=_env("SHIPBOT_SOCKET_PING_INTERVAL"),
+        description="Seconds between Socket Mode pings; 3 unanswered count as a lost link.",
+    )
     state_dir: Path = Field(
         default=Path("./.shipbot"),
         validation_alias=_env("SHIPBOT_STATE_DIR"),

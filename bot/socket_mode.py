@@ -5,6 +5,13 @@ the client: the ``shipbot_socket_mode_connected`` gauge, a reconnect counter, a 
 for each change, and a readiness check that fails once the socket has been down for
 longer than ``SHIPBOT_SOCKET_DOWN_GRACE`` seconds (a replica that cannot hear Slack should
 not count as ready), and passes again as soon as it is back.
+
+A link that dies without a close frame (a dropped TCP connection, a killed edge) still
+looks connected to slack_sdk until its pings go unanswered for four to five intervals.
+The watch does not wait for that: the socket counts as down once no pong has come back
+for ``SILENT_PINGS`` ping intervals (``SHIPBOT_SOCKET_PING_INTERVAL``), and the time down
+is counted from the last pong. So /readyz turns 503 at most
+``max(grace, SILENT_PINGS x interval) + interval`` after Slack was last heard.
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ from bot.metrics import Metrics
 log = logging.getLogger("shipbot.socket_mode")
 
 POLL_SECONDS = 0.25  # how often the connection state is sampled between (re)connects
+# Unanswered ping intervals after which a socket that looks open counts as down; slack_sdk
+# itself gives up on it after four, so this is sooner, with one interval of slack for a
+# busy process.
+SILENT_PINGS = 3
 Readiness = tuple[bool, dict[str, Any]]
 
 
@@ -33,9 +44,15 @@ class SocketWatch:
         *,
         metrics: Metrics,
         grace: float,
+        silent_for: Callable[[], float | None] = lambda: None,
+        silence_limit: float = float("inf"),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``silent_for``: seconds since Slack last answered a ping on the current
+        connection (None: not known); past ``silence_limit`` the socket counts as down."""
         self._is_connected = is_connected
+        self._silent_for = silent_for
+        self._silence_limit = silence_limit
         self._gauge, self._reconnects = metrics.socket_mode()
         self._grace = grace
         self._monotonic = monotonic
@@ -58,13 +75,18 @@ class SocketWatch:
 
     def sample(self) -> None:
         """Look at the connection now (the watch thread calls this every POLL_SECONDS)."""
-        up = self._is_connected()
+        up, silent = self._is_connected(), self._silent_for()
+        if up and silent is not None and silent > self._silence_limit:
+            up = False  # open as far as the client knows, but Slack has stopped answering
         with self._lock:
             if up and self._down_since is not None and self._connections:
                 self._down_since = None
             elif not up and self._down_since is None:
-                self._down_since = self._monotonic()
-                log.warning("socket mode: connection to Slack lost; slack_sdk is reconnecting")
+                self._down_since = self._monotonic() - (silent or 0.0)
+                if silent:
+                    log.warning("socket mode: no pong from Slack for %.1f s; link lost", silent)
+                else:
+                    log.warning("socket mode: connection to Slack lost; slack_sdk is reconnecting")
             self._gauge.set(1 if up else 0)
 
     def readiness(self) -> Readiness:
@@ -95,18 +117,36 @@ class SocketWatch:
 
 
 def open_socket_mode(
-    bolt: App, *, app_token: str, metrics: Metrics, grace: float
+    bolt: App, *, app_token: str, metrics: Metrics, grace: float, ping_interval: float = 10.0
 ) -> tuple[SocketModeHandler, SocketWatch]:
     """Connect Bolt over Socket Mode, watched. The handler asks apps.connections.open
-    through the Bolt app's client, so SLACK_API_URL applies to the socket URL too."""
-    handler = SocketModeHandler(bolt, app_token)
+    through the Bolt app's client, so SLACK_API_URL applies to the socket URL too.
+    slack_sdk pings Slack every ``ping_interval`` seconds (Bolt's default is 10)."""
+    handler = SocketModeHandler(bolt, app_token, ping_interval=ping_interval)
     client = handler.client
-    watch = SocketWatch(client.is_connected, metrics=metrics, grace=grace)
+    connected_at = [time.time()]  # wall clock, as slack_sdk stamps its pings
+
+    def silent_for() -> float | None:
+        """Seconds since the last pong (or since connecting, before the first)."""
+        session = client.current_session
+        if session is None or not session.is_active():
+            return None
+        heard = max(session.last_ping_pong_time or 0.0, connected_at[0])
+        return max(0.0, time.time() - heard)
+
+    watch = SocketWatch(
+        client.is_connected,
+        metrics=metrics,
+        grace=grace,
+        silent_for=silent_for,
+        silence_limit=SILENT_PINGS * ping_interval,
+    )
     connect = client.connect
 
     def watched_connect() -> None:
         # slack_sdk calls self.connect() for the first connection and for every reconnect.
         connect()
+        connected_at[0] = time.time()
         if client.is_connected():  # a connect that returns is not always a live socket
             watch.connected()
 

@@ -81,6 +81,7 @@ def serve(args: argparse.Namespace) -> int:
                 app_token=app_token,
                 metrics=runtime.metrics,
                 grace=settings.socket_down_grace,
+                ping_interval=settings.socket_ping_interval,
             )
             runtime.readiness_checks.append(watch.readiness)
         server_config = uvicorn.Config(

@@ -49,3 +49,69 @@ def test_grace_then_unready_then_ready_again_on_reconnect() -> None:
     assert watch.readiness()[0] is True
     assert _value(metrics, "shipbot_socket_mode_reconnects_total") == 1
     assert _value(metrics, "shipbot_socket_mode_connected") == 1
+
+
+class SilentLink(Link):
+    """A socket the client still thinks open, whose pongs stop: a drop without a close."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = True
+        self.last_pong = self.now
+
+    def silent_for(self) -> float:
+        return self.now - self.last_pong
+
+
+def test_a_link_that_stops_answering_pings_counts_as_down_since_its_last_pong() -> None:
+    link, metrics = SilentLink(), Metrics()
+    watch = SocketWatch(
+        link.is_connected,
+        metrics=metrics,
+        grace=10,
+        silent_for=link.silent_for,
+        silence_limit=3,
+        monotonic=link.monotonic,
+    )
+    watch.connected()
+    link.now += 1
+    link.last_pong = link.now  # pongs keep coming: up
+    watch.sample()
+    assert watch.readiness() == (True, {"socket_mode": "connected"})
+
+    link.now += 3  # exactly the limit: not yet
+    watch.sample()
+    assert watch.readiness()[0] is True
+    assert _value(metrics, "shipbot_socket_mode_connected") == 1
+
+    link.now += 0.5  # past it: down, counted from the last pong, still within the grace
+    watch.sample()
+    assert watch.readiness() == (True, {"socket_mode": "disconnected for 3.5 s"})
+    assert _value(metrics, "shipbot_socket_mode_connected") == 0
+    link.now += 7  # 10.5 s since the last pong: past the grace
+    watch.sample()
+    assert watch.readiness() == (False, {"socket_mode": "disconnected for 10.5 s"})
+
+    watch.connected()  # slack_sdk gave up on the link and opened a new one
+    link.last_pong = link.now
+    watch.sample()
+    assert watch.readiness() == (True, {"socket_mode": "connected"})
+    assert _value(metrics, "shipbot_socket_mode_connected") == 1
+    assert _value(metrics, "shipbot_socket_mode_reconnects_total") == 1
+
+
+def test_silence_is_not_counted_when_the_client_cannot_say() -> None:
+    link, metrics = Link(), Metrics()
+    watch = SocketWatch(
+        link.is_connected,
+        metrics=metrics,
+        grace=10,
+        silent_for=lambda: None,
+        silence_limit=3,
+        monotonic=link.monotonic,
+    )
+    link.up = True
+    watch.connected()
+    link.now += 60
+    watch.sample()
+    assert watch.readiness() == (True, {"socket_mode": "connected"})
