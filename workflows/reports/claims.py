@@ -69,8 +69,8 @@ def _insert_run(
     trigger: RunTrigger,
     requested_by: str,
     claimed_by: str,
-) -> int | None:
-    """The new run's id, or None when ``(report, fire_time)`` was claimed before."""
+) -> ReportRun | None:
+    """The new run, or None when ``(report, fire_time)`` was claimed before."""
     statement = (
         insert_or_ignore(session, ReportRun, key=["report_name", "fire_time"])
         .values(
@@ -89,7 +89,27 @@ def _insert_run(
         .returning(table_of(ReportRun).c.id)
     )
     run_id: int | None = session.execute(statement).scalar_one_or_none()
-    return run_id
+    return None if run_id is None else session.get(ReportRun, run_id)
+
+
+def _audit_claim(
+    *, session: Session, clock: Clock, run: ReportRun, fire_time: datetime
+) -> AuditEntry:
+    """The claim's audit entry (``fire_time`` as the caller gave it, not as stored)."""
+    return audit.record(
+        session=session,
+        clock=clock,
+        actor=run.requested_by,
+        action=AUDIT_ACTION,
+        target=f"report:{run.report_name}",
+        params={
+            "run_id": run.id,
+            "kind": run.kind,
+            "fire_time": fire_time,
+            "trigger": run.trigger,
+        },
+        channel=run.channel,
+    )
 
 
 def _advance_schedule(
@@ -110,44 +130,6 @@ def _advance_schedule(
     )
 
 
-def _audit_claim(
-    *,
-    session: Session,
-    clock: Clock,
-    report: Report,
-    run_id: int,
-    fire_time: datetime,
-    trigger: RunTrigger,
-    requested_by: str,
-    channel: str,
-) -> AuditEntry:
-    return audit.record(
-        session=session,
-        clock=clock,
-        actor=requested_by,
-        action=AUDIT_ACTION,
-        target=f"report:{report.name}",
-        params={
-            "run_id": run_id,
-            "kind": report.kind,
-            "fire_time": fire_time,
-            "trigger": trigger.value,
-        },
-        channel=channel,
-    )
-
-
-def _claimed_run(*, session: Session, run_id: int, report: Report, entry: AuditEntry) -> ReportRun:
-    """The run just claimed; an audit checkpoint's anchored at its own claim entry."""
-    run = session.get(ReportRun, run_id)
-    assert run is not None
-    if report.kind == "audit_checkpoint":
-        run.params = {"anchor_seq": entry.seq, "anchor_hash": entry.hash}
-        session.add(run)
-        session.flush()
-    return run
-
-
 def claim_run(
     *,
     session: Session,
@@ -166,7 +148,7 @@ def claim_run(
     the posted head is the chain as of the claim, the claim's own entry included, so the
     checkpoint anchors itself too.
     """
-    run_id = _insert_run(
+    run = _insert_run(
         session=session,
         now=clock.now(),
         report=report,
@@ -176,34 +158,29 @@ def claim_run(
         requested_by=requested_by,
         claimed_by=claimed_by,
     )
-    if run_id is None:
+    if run is None or run.id is None:
         return None
-    entry = _audit_claim(
-        session=session,
-        clock=clock,
-        report=report,
-        run_id=run_id,
-        fire_time=fire_time,
-        trigger=trigger,
-        requested_by=requested_by,
-        channel=channel,
-    )
+    entry = _audit_claim(session=session, clock=clock, run=run, fire_time=fire_time)
     if trigger != RunTrigger.manual:
         _advance_schedule(
             session=session,
             clock=clock,
             report_name=report.name,
             fire_time=fire_time,
-            run_id=run_id,
+            run_id=run.id,
         )
     enqueue(
         session=session,
         clock=clock,
         kind=RUN_JOB_KIND,
-        payload={"run_id": run_id},
+        payload={"run_id": run.id},
         idempotency_key=run_job_key(report.name, fire_time),
     )
-    return _claimed_run(session=session, run_id=run_id, report=report, entry=entry)
+    if report.kind == "audit_checkpoint":
+        run.params = {"anchor_seq": entry.seq, "anchor_hash": entry.hash}
+        session.add(run)
+        session.flush()
+    return run
 
 
 def get_run(*, session: Session, run_id: int) -> ReportRun | None:
