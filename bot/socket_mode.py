@@ -10,8 +10,8 @@ A link that dies without a close frame (a dropped TCP connection, a killed edge)
 looks connected to slack_sdk until its pings go unanswered for four to five intervals.
 The watch does not wait for that: the socket counts as down once no pong has come back
 for ``SILENT_PINGS`` ping intervals (``SHIPBOT_SOCKET_PING_INTERVAL``), and the time down
-is counted from the last pong. So /readyz turns 503 at most
-``max(grace, SILENT_PINGS x interval) + interval`` after Slack was last heard.
+is counted from the last pong. So /readyz turns 503 ``max(grace, SILENT_PINGS x
+interval)`` after the last pong, within that plus one interval of the link's death.
 """
 
 from __future__ import annotations
