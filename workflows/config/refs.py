@@ -92,6 +92,8 @@ def reference_problems(config: ShipbotConfig) -> list[Problem]:
         groups_or_users(f"incidents.severities.{severity}.responders", policy.responders)
     groups_or_users("incidents.declarers", config.incidents.declarers)
     groups_or_users("incidents.managers", config.incidents.managers)
+    for index, env_name in enumerate(config.incidents.notify_deploys.environments or []):
+        environment(f"incidents.notify_deploys.environments.{index}", env_name)
 
     channel("alerts.default_channel", config.alerts.default_channel)
     for index, route in enumerate(config.alerts.routes):
