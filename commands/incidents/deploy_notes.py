@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from commands.common.reply import context, escape, section
+from commands.deploys.views import notes_of
 from commands.incidents.views import who
 from workflows.deploys.models import DeployKind, DeployState
 from workflows.incidents.models import Incident, IncidentEvent
@@ -48,18 +49,7 @@ def deploy_note(watched: WatchedDeploy) -> tuple[str, Blocks]:
         f"*{escape(deploy.service)}* {version} to *{escape(deploy.environment)}* by "
         f"{who(deploy.requested_by)} — {state_words(deploy.state)}"
     )
-    notes: list[str] = []
-    if deploy.override:
-        notes.append(f":rotating_light: break-glass: {escape(deploy.override_reason or '')}")
-    if deploy.reason and not deploy.override:
-        notes.append(f"Reason: {escape(deploy.reason)}")
-    detail = deploy.backend_state.get("detail") if deploy.backend_state else None
-    if detail and deploy.state == DeployState.running:
-        notes.append(escape(str(detail)))
-    if deploy.error:
-        notes.append(f"Error: {escape(deploy.error)}")
-    if deploy.logs_url:
-        notes.append(f"<{deploy.logs_url}|Logs>")
+    notes = notes_of(deploy)
     notes.append(f"Posted here because {_about(incident)} is open on {escape(deploy.service)}.")
     return line, [section(line), context(" · ".join(notes)[:2900])]
 

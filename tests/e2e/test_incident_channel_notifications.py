@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.sandbox.signing import slash_command_body
 from tests.e2e.conftest import EXAMPLE_CONFIG, RunningBot, serving, wait_until
+from tests.e2e.deploy_helpers import nothing_due
 from workflows.config import load_config
 from workflows.deploys.models import Deploy
 from workflows.incidents.models import Incident
 from workflows.store.db import Database
-from workflows.store.models import Job
 
 WAIT = 30.0
 ROLLOUT = Path(EXAMPLE_CONFIG).parent / "rollout.sh"
@@ -71,7 +71,8 @@ def _final(slack: Any, channel: str, fragment: str, ending: str) -> dict[str, An
         found = _about(slack, channel, fragment)
         return found[0] if len(found) == 1 and found[0]["text"].endswith(ending) else None
 
-    return slack.wait_for(shown, WAIT)
+    found: dict[str, Any] = slack.wait_for(shown, WAIT)
+    return found
 
 
 def _posts_to(slack: Any, channel: str, fragment: str) -> list[Any]:
@@ -86,18 +87,6 @@ def _state(bot: RunningBot, deploy_id: int) -> str | None:
     with bot.runtime.database.read_session() as session:
         deploy = session.get(Deploy, deploy_id)
         return deploy.state if deploy else None
-
-
-def _nothing_due(bot: RunningBot) -> bool:
-    """No job is running or due now (the incident's reminders wait for many minutes)."""
-    now = bot.runtime.clock.now()
-    with bot.runtime.database.read_session() as session:
-        busy = session.exec(
-            select(Job)
-            .where(col(Job.state).in_(["pending", "running"]))
-            .where((col(Job.state) == "running") | (col(Job.run_after) <= now))
-        ).first()
-    return busy is None
 
 
 def _timeline(bot: RunningBot, channel: str) -> str:
@@ -129,7 +118,7 @@ def test_staging_deploy_during_a_sev2_is_one_message_kept_current(
     # A deploy of another service says nothing in this channel.
     bot.command("api 9.9.9 to staging", command="/deploy", user="U0ALICE")
     wait_until(lambda: _state(bot, 2) == "succeeded", timeout=WAIT, what="the api deploy")
-    wait_until(lambda: _nothing_due(bot), timeout=WAIT, what="its renders")
+    wait_until(lambda: nothing_due(bot), timeout=WAIT, what="its renders")
     assert _about(slack, channel, "9.9.9") == []
 
     timeline = _timeline(bot, channel)
