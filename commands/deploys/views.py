@@ -101,6 +101,28 @@ def _cancel_or_canary_buttons(deploy: Deploy) -> list[dict[str, Any]]:
     return buttons
 
 
+def notes_of(deploy: Deploy) -> list[str]:
+    """The small print under a deploy (its card, and its message in an incident channel):
+    reason, break-glass, what runs now, error, health, logs."""
+    notes = []
+    if deploy.reason:
+        notes.append(f"Reason: {escape(deploy.reason)}")
+    if deploy.override:
+        notes.append(f":rotating_light: break-glass: {escape(deploy.override_reason or '')}")
+    detail = deploy.backend_state.get("detail") if deploy.backend_state else None
+    if detail and deploy.state == DeployState.running:
+        notes.append(escape(str(detail)))
+    if deploy.error:
+        notes.append(f"Error: {escape(deploy.error)}")
+    if deploy.health:
+        notes.append(f"Health check {deploy.health}")
+    if deploy.kind == DeployKind.auto_rollback and deploy.rollback_of:
+        notes.append(f"Rolling back deploy #{deploy.rollback_of} after its health check failed")
+    if deploy.logs_url:
+        notes.append(f"<{deploy.logs_url}|Logs>")
+    return notes
+
+
 def deploy_message(
     deploy: Deploy,
     approvals: list[DeployApproval],
@@ -121,22 +143,7 @@ def deploy_message(
         section(_title(deploy)),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
-    notes = []
-    if deploy.reason:
-        notes.append(f"Reason: {escape(deploy.reason)}")
-    if deploy.override:
-        notes.append(f":rotating_light: break-glass: {escape(deploy.override_reason or '')}")
-    detail = deploy.backend_state.get("detail") if deploy.backend_state else None
-    if detail and deploy.state == DeployState.running:
-        notes.append(escape(str(detail)))
-    if deploy.error:
-        notes.append(f"Error: {escape(deploy.error)}")
-    if deploy.health:
-        notes.append(f"Health check {deploy.health}")
-    if deploy.kind == DeployKind.auto_rollback and deploy.rollback_of:
-        notes.append(f"Rolling back deploy #{deploy.rollback_of} after its health check failed")
-    if deploy.logs_url:
-        notes.append(f"<{deploy.logs_url}|Logs>")
+    notes = notes_of(deploy)
     if notes:
         blocks.append(context(" · ".join(notes)[:2900]))
     blocks.extend(changes_blocks(deploy))

@@ -1,14 +1,15 @@
 """The renderer of each incident message, keyed by its view prefix: the pinned card,
-the announcements and the update reminders, each a pure function of stored state."""
+the announcements, the update reminders and what the channel hears about its service
+(deploys, locks, break-glass), each a pure function of stored state."""
 
 from __future__ import annotations
 
 from sqlmodel import Session
 
 from commands.common.seams import RenderedMessage, Renderer
-from commands.incidents import views
+from commands.incidents import deploy_notes, views
 from workflows.config import ShipbotConfig
-from workflows.incidents import effects, queries
+from workflows.incidents import effects, queries, watch
 from workflows.incidents.models import Incident
 from workflows.incidents.postmortem import format_duration
 from workflows.incidents.reminders import snooze_of, update_every
@@ -47,8 +48,24 @@ def renderers(config: ShipbotConfig) -> dict[str, Renderer]:
         text, blocks = views.reminder(incident, event, snooze, every=every)
         return RenderedMessage(text=text, blocks=blocks)
 
+    def deploy(session: Session, view_key: str) -> RenderedMessage | None:
+        watched = watch.load_watched(session=session, view_key=view_key)
+        if watched is None:
+            return None
+        text, blocks = deploy_notes.deploy_note(watched)
+        return RenderedMessage(text=text, blocks=blocks)
+
+    def note(session: Session, view_key: str) -> RenderedMessage | None:
+        found = watch.load_note(session=session, view_key=view_key)
+        if found is None:
+            return None
+        text, blocks = deploy_notes.change_note(*found)
+        return RenderedMessage(text=text, blocks=blocks)
+
     return {
         effects.CARD_PREFIX: card,
+        watch.DEPLOY_PREFIX: deploy,
+        watch.NOTE_PREFIX: note,
         effects.ANNOUNCE_PREFIX: announcement,
         effects.REMINDER_PREFIX: reminder,
     }

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import col, select
+
 from bot.sandbox.signing import block_actions_body
 from tests.e2e.conftest import RunningBot
+from workflows.store.models import Job
 
 
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -55,3 +58,15 @@ def ephemeral_texts(slack: Any, user: str) -> list[str]:
     texts = [post.body.get("text", "") for post in slack.response_posts() if post.user == user]
     texts += [e.text for e in slack.ephemerals(user)]
     return texts
+
+
+def nothing_due(bot: RunningBot) -> bool:
+    """No job is running or due now (approval expiries, reminders wait for hours)."""
+    now = bot.runtime.clock.now()
+    with bot.runtime.database.read_session() as session:
+        busy = session.exec(
+            select(Job)
+            .where(col(Job.state).in_(["pending", "running"]))
+            .where((col(Job.state) == "running") | (col(Job.run_after) <= now))
+        ).first()
+    return busy is None

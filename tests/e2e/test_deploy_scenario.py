@@ -10,9 +10,9 @@ from sqlmodel import col, select
 
 from bot.cli import main
 from tests.e2e.conftest import RunningBot, wait_until
-from tests.e2e.deploy_helpers import buttons, click, message_with
+from tests.e2e.deploy_helpers import buttons, click, message_with, nothing_due
 from workflows.deploys.models import Deploy, DeployApproval
-from workflows.store.models import AuditEntry, Job
+from workflows.store.models import AuditEntry
 
 DEPLOYS, APPROVALS = "C0DEPLOYS", "C0APPROVE"
 
@@ -34,18 +34,6 @@ def _wait_state(bot: RunningBot, slack: Any, deploy_id: int, label: str) -> dict
         return message if message and message["text"].endswith(label) else None
 
     return slack.wait_for(shown, timeout=30)
-
-
-def _nothing_due(bot: RunningBot) -> bool:
-    """No job is running or due now (approval expiries and reminders wait for hours)."""
-    now = bot.runtime.clock.now()
-    with bot.runtime.database.read_session() as session:
-        busy = session.exec(
-            select(Job)
-            .where(col(Job.state).in_(["pending", "running"]))
-            .where((col(Job.state) == "running") | (col(Job.run_after) <= now))
-        ).first()
-    return busy is None
 
 
 def _dm(slack: Any, user: str) -> list[dict[str, Any]]:
@@ -160,7 +148,7 @@ def test_issue_scenario(
     assert (rollback.kind, rollback.version, rollback.rollback_of) == ("rollback", "1.2.3", 3)
 
     # Every step is in the audit log, and the chain verifies.
-    wait_until(lambda: _nothing_due(bot), timeout=30, what="due jobs to finish")
+    wait_until(lambda: nothing_due(bot), timeout=30, what="due jobs to finish")
     with bot.runtime.database.read_session() as session:
         actions = [e.action for e in session.exec(select(AuditEntry).order_by(col(AuditEntry.seq)))]
     for expected in (

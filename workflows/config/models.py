@@ -170,6 +170,27 @@ class Severities(Section):
         return filled
 
 
+class NotifyDeploys(Section):
+    """What an open incident's channel hears about its service: every deploy (one message
+    kept current), lock, unlock and break-glass. docs/incidents.md, "Incident channels"."""
+
+    environments: list[str] | None = Field(
+        default=None,
+        description="Environments whose deploys and locks are posted; null (the default) = "
+        "every environment, [] = none (off).",
+    )
+    severities: list[SeverityName] = Field(
+        default_factory=lambda: list(SEVERITIES),
+        description="Incidents of these severities hear about their service; default: all.",
+    )
+
+    def wants(self, *, severity: str, environment: str) -> bool:
+        """Whether an incident of ``severity`` hears about a change in ``environment``."""
+        if severity not in self.severities:
+            return False
+        return self.environments is None or environment in self.environments
+
+
 class Incidents(Section):
     """Incident channels, severities, and who may declare and run incidents."""
 
@@ -182,6 +203,7 @@ class Incidents(Section):
         default_factory=lambda: list(_BLOCK_DEPLOYS_BY_DEFAULT)
     )
     severities: Severities = Field(default_factory=Severities)
+    notify_deploys: NotifyDeploys = Field(default_factory=NotifyDeploys)
     declarers: list[str] = Field(
         default_factory=list,
         description="Who may declare: group names or user ids; empty = anyone.",

@@ -97,6 +97,8 @@ def _check_incidents(refs: _Refs) -> None:
         refs.groups_or_users(f"incidents.severities.{severity}.responders", policy.responders)
     refs.groups_or_users("incidents.declarers", incidents.declarers)
     refs.groups_or_users("incidents.managers", incidents.managers)
+    for index, env_name in enumerate(incidents.notify_deploys.environments or []):
+        refs.environment(f"incidents.notify_deploys.environments.{index}", env_name)
 
 
 def _check_alerts_and_reports(refs: _Refs) -> None:

@@ -14,6 +14,7 @@ from workflows.deploys.models import ALL_SERVICES, DeployLock
 from workflows.deploys.policy import resolve_target
 from workflows.deploys.requests import Ports, claim
 from workflows.errors import Conflict, NotFound, UserError
+from workflows.incidents import watch
 
 
 class AlreadyLocked(Conflict):
@@ -85,6 +86,9 @@ def lock(
             locked_by=existing.locked_by,
             reason=existing.reason,
         ) from None
+    watch.lock_changed(
+        session=session, clock=ports.clock, config=ports.config, lock=row, locked=True, actor=user
+    )
     audit.record(
         session=session,
         clock=ports.clock,
@@ -117,6 +121,14 @@ def unlock(
     result = session.exec(delete(DeployLock).where(col(DeployLock.id) == existing.id))
     if result.rowcount == 0:
         raise Conflict(f"{_scope(environment, service)} changed meanwhile.", hint="Try again.")
+    watch.lock_changed(
+        session=session,
+        clock=ports.clock,
+        config=ports.config,
+        lock=existing,
+        locked=False,
+        actor=user,
+    )
     audit.record(
         session=session,
         clock=ports.clock,

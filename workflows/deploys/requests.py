@@ -25,6 +25,7 @@ from workflows.deploys.models import (
 )
 from workflows.deploys.policy import InFlight, Verdict, evaluate, resolve_target
 from workflows.errors import Conflict, UserError
+from workflows.incidents import watch
 from workflows.jobs import enqueue
 
 RUN_JOB = "deploy.run"
@@ -104,6 +105,7 @@ def request_deploy(*, session: Session, ports: Ports, ask: DeployAsk) -> Deploy:
     if not ports.config.environments[deploy.environment].approval.allow_self_approval:
         approvers = approvers - {ask.user}
     deploy_views.show(session=session, clock=ports.clock, deploy=deploy, approvers=approvers)
+    watch.watch_deploy(session=session, clock=ports.clock, config=ports.config, deploy=deploy)
     # Last: on PostgreSQL the audit head row stays locked from here until commit.
     audit.record(
         session=session,

@@ -6,6 +6,8 @@
 - ``queries``: reads for other flows (deploy policy, alerts, reports) and the timeline;
 - ``effects``: the job kinds and views a change enqueues;
 - ``postmortem``: the Markdown draft uploaded on resolve.
+- ``watch``: which open incidents hear about a deploy, lock or break-glass of their
+  service, their timeline lines and the messages in their channel.
 
 Nothing here talks to Slack or builds Slack text: the Slack steps are job handlers in
 ``commands/incidents/slack_jobs.py``, and refusals are typed (``errors``, ``permissions``).

@@ -19,7 +19,7 @@ from workflows.config.types import is_user_id
 from workflows.delivery import claim_delivery
 from workflows.deploys.directory import Directory, NoDirectory
 from workflows.errors import NotFound, UserError
-from workflows.incidents import effects
+from workflows.incidents import effects, watch
 from workflows.incidents.errors import EmptyText
 from workflows.incidents.models import Incident, IncidentStatus
 from workflows.incidents.naming import parse_severity
@@ -97,6 +97,7 @@ def declare(
         idempotency_key=f"incident:{incident.id}:create_channel",
     )
     effects.announce(session=session, clock=clock, config=config, event=event)
+    watch.incident_declared(session=session, clock=clock, config=config, incident=incident)
     schedule_reminder(session=session, clock=clock, config=config, incident=incident)
     # Last: on PostgreSQL the entry locks the chain's single head row until commit, so
     # every other write of this transaction happens before, not while others wait.
@@ -168,6 +169,7 @@ def channel_ready(
         payload={"incident_id": incident_id},
         idempotency_key=f"incident:{incident_id}:pin_card",
     )
+    watch.channel_ready(session=session, clock=clock, incident=incident)
     for event in timeline(session=session, incident_id=incident_id, kinds={"declared"}):
         effects.announce(session=session, clock=clock, config=config, event=event)
     return True

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from workflows.store.types import UTCDateTime
@@ -72,3 +72,20 @@ class IncidentEvent(SQLModel, table=True):
     kind: str  # declared, status, severity, assign, note, alert, resolved, ...
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class IncidentDeployWatch(SQLModel, table=True):
+    """An incident channel follows one deploy of its service (``workflows/incidents/watch``).
+
+    One row per (incident, deploy): the incident's message about the deploy is a view of
+    the deploy, and ``last_state`` is the state the timeline last recorded, so a re-render
+    of the same state adds no second timeline line."""
+
+    __tablename__ = "incident_deploy_watches"
+    __table_args__ = (UniqueConstraint("incident_id", "deploy_id", name="uq_incident_deploy"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    deploy_id: int = Field(foreign_key="deploys.id", index=True)
+    last_state: str
+    created_at: datetime = _utc()

@@ -1,7 +1,9 @@
 """The postmortem draft: a Markdown document built from the stored incident on resolve.
 
 Alerts are the incident's timeline events of kind ``"alert"`` (the alerts flow adds them
-with ``queries.add_timeline_event``); deploys come from the ``deploys`` table.
+with ``queries.add_timeline_event``); deploys come from the ``deploys`` table, those the
+incident's channel followed (``watch``) with its locks and break-glass in a section of
+their own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from workflows.incidents.queries import (
     require_incident,
     timeline,
 )
+from workflows.incidents.watch import NOTE_KINDS, state_words, watched_deploys
 
 # Timeline kinds that are bookkeeping, not part of the story.
 QUIET_KINDS = frozenset({"reminder", "snooze"})
@@ -103,6 +106,7 @@ def postmortem_markdown(*, session: Session, config: ShipbotConfig, incident_id:
         "",
     ]
     lines += _deploys_section(session, config, incident)
+    lines += _while_open_section(session, config, incident, events)
     lines += _alerts_section(config, [e for e in events if e.kind == "alert"])
     for heading in ("Impact", "Root cause", "What went well", "What went wrong"):
         lines += [f"## {heading}", "", "_To fill in._", ""]
@@ -130,6 +134,26 @@ def _deploys_section(session: Session, config: ShipbotConfig, incident: Incident
             f"{logs} |"
         )
     return [*lines, ""]
+
+
+def _while_open_section(
+    session: Session, config: ShipbotConfig, incident: Incident, events: list[IncidentEvent]
+) -> list[str]:
+    """What the incident channel heard about its service: each deploy in the state it
+    ended in, then every lock, unlock and break-glass."""
+    assert incident.id is not None
+    lines = ["## Deploys, locks and break-glass while it was open", ""]
+    deploys = watched_deploys(session=session, incident_id=incident.id)
+    notes = [e for e in events if e.kind in NOTE_KINDS]
+    if not deploys and not notes:
+        return [*lines, "None recorded.", ""]
+    for deploy in deploys:
+        lines.append(
+            f"- Deploy #{deploy.id}: {deploy.service} {_cell(deploy.version)} to "
+            f"{_cell(deploy.environment)} by {_who(config, deploy.requested_by)} — "
+            f"{state_words(deploy.state)}"
+        )
+    return [*lines, *[_event_line(config, e) for e in notes], ""]
 
 
 def _alerts_section(config: ShipbotConfig, alerts: list[IncidentEvent]) -> list[str]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-01 00:04:14.817804
+Create Date: 2026-12-01 04:05:20.977856
 """
 
 from collections.abc import Sequence
@@ -41,6 +41,32 @@ def upgrade() -> None:
             batch_op.f("ix_deploy_promotions_deploy_id"), ["deploy_id"], unique=False
         )
 
+    op.create_table(
+        "incident_deploy_watches",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("deploy_id", sa.Integer(), nullable=False),
+        sa.Column("last_state", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("created_at", workflows.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["deploy_id"],
+            ["deploys.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("incident_id", "deploy_id", name="uq_incident_deploy"),
+    )
+    with op.batch_alter_table("incident_deploy_watches", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_incident_deploy_watches_deploy_id"), ["deploy_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_incident_deploy_watches_incident_id"), ["incident_id"], unique=False
+        )
+
     with op.batch_alter_table("deploys", schema=None) as batch_op:
         batch_op.add_column(sa.Column("changes", sa.JSON(), nullable=True))
 
@@ -52,6 +78,11 @@ def downgrade() -> None:
     with op.batch_alter_table("deploys", schema=None) as batch_op:
         batch_op.drop_column("changes")
 
+    with op.batch_alter_table("incident_deploy_watches", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_incident_deploy_watches_incident_id"))
+        batch_op.drop_index(batch_op.f("ix_incident_deploy_watches_deploy_id"))
+
+    op.drop_table("incident_deploy_watches")
     with op.batch_alter_table("deploy_promotions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deploy_promotions_deploy_id"))
 
