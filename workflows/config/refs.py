@@ -99,4 +99,8 @@ def reference_problems(config: ShipbotConfig) -> list[Problem]:
 
     for index, report in enumerate(config.reports):
         channel(f"reports.{index}.channel", report.channel)
+
+    from workflows.config.oncall import oncall_problems
+
+    problems.extend(oncall_problems(config))
     return problems
