@@ -176,3 +176,25 @@ def test_page_sends_one_trigger_and_shows_who_acknowledged(
     page = _page(bot)
     assert page is not None and page.acknowledged_by_user == "U0BOB"
     assert pagerduty.unexpected == []
+
+
+def test_a_provider_down_never_fails_a_declare(
+    bot: RunningBot, pagerduty: FakePagerDuty, slack: Any
+) -> None:
+    from tests.workflows.backends.http_fake import Reply
+
+    pagerduty.fail_with = Reply(200, {"oncalls": []}, delay=3.0)  # slower than the 2 s timeout
+    bot.runtime.start_background(worker=True, scheduler=False)
+    answer = bot.command("declare SEV1 web Checkout down", command="/incident", user="U0ALICE")
+    assert "Declared SEV1 incident #1" in answer.json()["text"]
+    assert not pagerduty.server.requests  # nobody asked before the ack
+    wait_until(lambda: (_incident(bot) or Incident()).channel_id is not None, timeout=WAIT)
+    incident = _incident(bot)
+    assert incident is not None and incident.channel_id is not None
+    (note,) = slack.wait_for(
+        lambda: [m for m in slack.messages(incident.channel_id) if "On call for" in m["text"]],
+        WAIT,
+    )
+    assert "PagerDuty did not answer in time" in note["text"]
+    assert "Page by hand: `/incident page web-primary <message>`" in note["text"]
+    assert "U0ALICE" in slack.state.channel(incident.channel_id).members

@@ -61,8 +61,8 @@ class PagerDutySchedule(Section):
     escalation_policy_id: str | None = None
     routing_key: SecretStr | None = Field(
         default=None,
-        description="Events API v2 integration key of the PagerDuty service that "
-        "`/incident page` triggers; written as ${ENV_VAR}.",
+        description="Events API v2 integration key of the PagerDuty service a page of "
+        "this schedule triggers; written as ${ENV_VAR}.",
     )
 
     @field_validator("schedule_id", "escalation_policy_id")

@@ -25,6 +25,7 @@ from workflows.config.models import ShipbotConfig
 from workflows.delivery import claim_delivery
 from workflows.deploys.directory import Directory
 from workflows.errors import UserError
+from workflows.incidents.models import Incident
 from workflows.incidents.permissions import check_change
 from workflows.incidents.queries import append_event, require_incident
 from workflows.incidents.reminders import SYSTEM_ACTOR
@@ -62,6 +63,18 @@ def _existing(session: Session, key: str) -> OnCallPage | None:
     return session.exec(select(OnCallPage).where(col(OnCallPage.dedup_key) == key)).first()
 
 
+def pageable_schedule(config: ShipbotConfig, target: str) -> str:
+    """The schedule ``target`` (a service or schedule) names, if it can be paged."""
+    schedule = schedule_for(config, target)
+    settings = config.oncall.schedules[schedule]
+    if settings.provider != "pagerduty" or settings.routing_key is None:
+        raise UserError(
+            f"Schedule {schedule!r} cannot be paged: only a PagerDuty schedule with a "
+            "routing_key can."
+        )
+    return schedule
+
+
 def request_page(
     *,
     session: Session,
@@ -83,16 +96,10 @@ def request_page(
     check_change(
         config=config, directory=directory, incident=incident, actor=actor, change="status"
     )
-    schedule = schedule_for(config, target)
-    settings = config.oncall.schedules[schedule]
-    if settings.provider != "pagerduty" or settings.routing_key is None:
-        raise UserError(
-            f"Schedule {schedule!r} cannot be paged: only a PagerDuty schedule with a "
-            "routing_key can."
-        )
+    schedule = pageable_schedule(config, target)
     text = " ".join(message.split())[:MAX_MESSAGE]
     if not text:
-        raise UserError("What should the page say?", hint="`/incident page web DB is down`")
+        raise UserError("What should the page say?")
     key = dedup_key(incident_id=incident_id, schedule=schedule)
     found = _existing(session, key)
     if found is not None:
@@ -108,26 +115,7 @@ def request_page(
         requested_at=now,
         updated_at=now,
     )
-    session.add(page)
-    session.flush()
-    assert page.id is not None
-    append_event(
-        session=session,
-        incident=incident,
-        at=now,
-        actor=actor,
-        kind="page",
-        text=text,
-        data={"schedule": schedule, "page_id": page.id},
-    )
-    enqueue(
-        session=session,
-        clock=clock,
-        kind=PAGE,
-        payload={"page_id": page.id},
-        idempotency_key=f"oncall:page:{page.id}",
-    )
-    _render(session, clock, page)
+    _store(session, clock, incident, page)
     audit.record(
         session=session,
         clock=clock,
@@ -138,6 +126,30 @@ def request_page(
         channel=channel,
     )
     return PageRequest(page=page, created=True)
+
+
+def _store(session: Session, clock: Clock, incident: Incident, page: OnCallPage) -> None:
+    """The page, its timeline line, its job and its message, in the caller's transaction."""
+    session.add(page)
+    session.flush()
+    assert page.id is not None
+    append_event(
+        session=session,
+        incident=incident,
+        at=page.requested_at,
+        actor=page.requested_by,
+        kind="page",
+        text=page.message,
+        data={"schedule": page.schedule, "page_id": page.id},
+    )
+    enqueue(
+        session=session,
+        clock=clock,
+        kind=PAGE,
+        payload={"page_id": page.id},
+        idempotency_key=f"oncall:page:{page.id}",
+    )
+    _render(session, clock, page)
 
 
 def _render(session: Session, clock: Clock, page: OnCallPage) -> None:
