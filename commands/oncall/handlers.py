@@ -1,14 +1,16 @@
 """``/incident oncall [service|schedule]`` and ``/incident page <service|schedule> <message>``.
 
 ``oncall`` is a read: it asks the provider while Slack waits, bounded by
-``oncall.timeout`` (2 s by default, side by side for several schedules), and answers
-with the reason when a provider does not answer. Nothing is written. ``page`` writes the
-page and its job; the trigger is sent by the worker.
+``oncall.timeout`` per request (2 s by default) and ``ANSWER_WITHIN`` in all, side by
+side for several schedules, and answers with the reason when a provider does not
+answer. Nothing is written. ``page`` writes the page and its job; the trigger is sent
+by the worker.
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +24,8 @@ from workflows.incidents import queries
 from workflows.oncall.lookup import Providers, ask_many, schedule_for
 from workflows.oncall.paging import PageRequest, dedup_key, request_page
 
+# Slack wants the ack within 3 s; what is not known by then is answered as not known.
+ANSWER_WITHIN = timedelta(seconds=2.5)
 _providers: dict[int, tuple[ShipbotConfig, Providers]] = {}
 _lock = threading.Lock()
 
@@ -52,7 +56,12 @@ def oncall(command: SlashCommand, deps: Deps, rest: str) -> Reply:
         schedules = [config.oncall.services[asked_for]]
     else:
         asked_for, schedules = None, sorted(config.oncall.schedules)
-    answers = ask_many(providers=providers_for(config), schedules=schedules, at=deps.clock.now())
+    answers = ask_many(
+        providers=providers_for(config),
+        schedules=schedules,
+        at=deps.clock.now(),
+        within=ANSWER_WITHIN,
+    )
     text, blocks = views.oncall_answer(answers, asked_for=asked_for)
     return Reply(text=text, blocks=blocks)
 

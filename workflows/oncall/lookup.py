@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from workflows.config.models import ShipbotConfig
 from workflows.errors import NotFound
@@ -30,6 +30,7 @@ from workflows.oncall.static import StaticRotations
 
 log = logging.getLogger(__name__)
 MAX_SCHEDULES = 10  # a bare `/incident oncall` asks at most this many, side by side
+PROVIDER_NAMES = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie", "static": "The rotation"}
 
 
 @dataclass(frozen=True)
@@ -139,10 +140,32 @@ def ask(*, providers: Providers, schedule: str, at: datetime) -> ScheduleAnswer:
     )
 
 
-def ask_many(*, providers: Providers, schedules: list[str], at: datetime) -> list[ScheduleAnswer]:
-    """``ask`` for several schedules side by side (each bounded by the provider timeout)."""
+def ask_many(
+    *,
+    providers: Providers,
+    schedules: list[str],
+    at: datetime,
+    within: timedelta | None = None,
+) -> list[ScheduleAnswer]:
+    """``ask`` for several schedules side by side. With ``within``, a schedule whose
+    provider has not answered by then (several requests, each bounded by the timeout,
+    can add up) is answered "did not answer in time" and left to finish on its own."""
     chosen = schedules[:MAX_SCHEDULES]
-    if len(chosen) <= 1:
-        return [ask(providers=providers, schedule=name, at=at) for name in chosen]
-    with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
-        return list(pool.map(lambda name: ask(providers=providers, schedule=name, at=at), chosen))
+    if not chosen:
+        return []
+    pool = ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="oncall")
+    try:
+        futures = [pool.submit(ask, providers=providers, schedule=name, at=at) for name in chosen]
+        wait(futures, timeout=within.total_seconds() if within else None)
+        return [
+            future.result() if future.done() else _late(providers, name)
+            for name, future in zip(chosen, futures, strict=True)
+        ]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _late(providers: Providers, schedule: str) -> ScheduleAnswer:
+    provider = providers.config.oncall.schedules[schedule].provider
+    error = ProviderError(PROVIDER_NAMES.get(provider, provider), "timeout")
+    return ScheduleAnswer(schedule=schedule, provider=provider, error=error.message)

@@ -155,3 +155,25 @@ def test_a_service_names_its_schedule() -> None:
     with pytest.raises(NotFound) as refused:
         schedule_for(settings, "api")
     assert refused.value.hint == "Known: rota, web."
+
+
+def test_answers_not_known_in_time_are_said_so(opsgenie: FakeOpsgenie) -> None:
+    from workflows.oncall.lookup import ask_many
+
+    # Two requests of 0.4 s each: within the per-request timeout, not within 0.5 s in all.
+    opsgenie.fail_with = None
+    opsgenie.server.add(
+        "GET",
+        r"/v2/schedules/sched-db/on-calls",
+        Reply(200, {"data": {"onCallRecipients": ["bob@example.com"]}}, delay=0.4),
+    )
+    opsgenie.server.add(
+        "GET",
+        r"/v2/schedules/sched-db/next-on-calls",
+        Reply(200, {"data": {"exactNextOnCallRecipients": []}}, delay=0.4),
+    )
+    providers = Providers(opsgenie_config(opsgenie))
+    (late,) = ask_many(providers=providers, schedules=["db"], at=AT, within=timedelta(seconds=0.5))
+    assert late.oncall is None and late.error == "Opsgenie did not answer in time"
+    (patient,) = ask_many(providers=providers, schedules=["db"], at=AT)
+    assert patient.error is None and patient.slack_users() == ["U0BOB"]
