@@ -198,3 +198,28 @@ def test_a_provider_down_never_fails_a_declare(
     assert "PagerDuty did not answer in time" in note["text"]
     assert "Page by hand: `/incident page web-primary <message>`" in note["text"]
     assert "U0ALICE" in slack.state.channel(incident.channel_id).members
+
+
+def test_a_refused_page_says_so_and_a_rotation_cannot_be_paged(
+    bot: RunningBot, pagerduty: FakePagerDuty, slack: Any
+) -> None:
+    pagerduty.routing_keys = ("a-key-shipbot-does-not-have",)  # the Events API answers 400
+    bot.runtime.start_background(worker=True, scheduler=False)
+    bot.command("declare SEV2 web Checkout slow", command="/incident", user="U0ALICE")
+    wait_until(lambda: (_incident(bot) or Incident()).channel_id is not None, timeout=WAIT)
+    incident = _incident(bot)
+    assert incident is not None and incident.channel_id is not None
+    channel = incident.channel_id
+    outsider = bot.command("page web help", command="/incident", user="U0DAVE", channel=channel)
+    assert "You may not" in outsider.json()["text"]
+    answer = bot.command("page web-primary help", command="/incident", channel=channel)
+    assert "Paging *web-primary*" in answer.json()["text"]
+    slack.wait_for(
+        lambda: [m for m in slack.messages(channel) if "the page was not sent" in m["text"]],
+        WAIT,
+    )
+    page = _page(bot)
+    assert page is not None and page.status == "failed" and page.error is not None
+    assert "HTTP 400" in page.error and len(pagerduty.triggers()) == 1
+    unknown = bot.command("page api help", command="/incident", channel=channel)
+    assert "no on-call schedule for 'api'" in unknown.json()["text"]
