@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from commands import alerts, deploys, incidents, reports, shipbot
+from commands import alerts, deploys, incidents, oncall, reports, shipbot
 from commands.common.seams import Registry
 
 DOMAINS: tuple[Callable[[Registry], None], ...] = (
     deploys.register,
     incidents.register,
+    oncall.register,
     alerts.register,
     reports.register,
     shipbot.register,

@@ -15,6 +15,7 @@ from commands.common.reply import Reply, SlashCommand, quote_input
 from commands.common.seams import Deps
 from commands.incidents import views
 from commands.incidents.flow import LIST_HINT, by, change, checked, config_of
+from commands.oncall import handlers as oncall_handlers
 from workflows.config.models import ShipbotConfig
 from workflows.config.types import is_user_id
 from workflows.errors import NotFound, UserError
@@ -203,6 +204,15 @@ def _timeline(command: SlashCommand, deps: Deps) -> Reply:
     return Reply(text=text, blocks=blocks)
 
 
+def _oncall(command: SlashCommand, deps: Deps) -> Reply:
+    return oncall_handlers.oncall(command, deps, _args(command))
+
+
+def _page(command: SlashCommand, deps: Deps) -> Reply:
+    incident, rest = _target(command, deps, _args(command))
+    return oncall_handlers.page(command, deps, _id(incident), rest)
+
+
 def _list(command: SlashCommand, deps: Deps) -> Reply:
     with deps.database.read_session() as session:
         incidents = queries.open_incidents(session=session)
@@ -230,6 +240,11 @@ SPEC = CommandSpec(
         Usage("/incident timeline", "show the timeline (only to you)"),
         Usage("/incident resolve <summary>", "resolve it; a postmortem draft is uploaded"),
         Usage("/incident list", "the open incidents (from any channel)"),
+        Usage("/incident oncall [service|schedule]", "who is on call now and next"),
+        Usage(
+            "/incident page <service|schedule> <message>",
+            "page through PagerDuty, once per incident and schedule",
+        ),
         Usage("/incident help", "this help"),
     ),
     handlers={
@@ -242,5 +257,7 @@ SPEC = CommandSpec(
         "timeline": _timeline,
         "resolve": _resolve,
         "list": _list,
+        "oncall": _oncall,
+        "page": _page,
     },
 )

@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 from workflows import boundary
 from workflows.config.backends import BACKENDS
 from workflows.config.models import ShipbotConfig
+from workflows.config.oncall import PROVIDERS as ONCALL_PROVIDERS
 from workflows.errors import ConfigError
 
 Problem = tuple[str, str]
@@ -170,11 +171,23 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         elif get_origin(current) is list:
             current = get_args(current)[0]
         elif get_origin(current) in (Union, types.UnionType):
-            current = BACKENDS.get(str(part))  # the one discriminated union: deploy
+            current = _union_tags(loc).get(str(part))  # a discriminated union's member
         else:
             return None
     current = _unwrap(current)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _union_tags(loc: tuple[Any, ...]) -> dict[str, Any]:
+    """The members of the discriminated union at ``loc`` by tag: deploy backends, or
+    on-call schedule providers."""
+    if loc[:1] == ("oncall",):
+        return dict(ONCALL_PROVIDERS)
+    return dict(BACKENDS)
+
+
+def _union_key(loc: tuple[Any, ...]) -> str:
+    return "provider" if loc[:1] == ("oncall",) else "backend"
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -182,16 +195,19 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     parts = list(loc)
     if len(parts) > 3 and parts[0] == "services" and parts[2] == "deploy" and parts[3] in BACKENDS:
         del parts[3]
+    if len(parts) > 3 and parts[:2] == ["oncall", "schedules"] and parts[3] in ONCALL_PROVIDERS:
+        del parts[3]
     return tuple(part for part in parts if part != "[key]")
 
 
 def _message(error: ErrorDetails) -> str:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
-    backends = ", ".join(sorted(BACKENDS))
+    key = _union_key(tuple(error["loc"]))
+    tags = ", ".join(sorted(_union_tags(tuple(error["loc"]))))
     if kind == "union_tag_invalid":
-        return f"unknown backend {ctx.get('tag')!r} (expected one of: {backends})"
+        return f"unknown {key} {ctx.get('tag')!r} (expected one of: {tags})"
     if kind == "union_tag_not_found":
-        return f"missing (expected one of: {backends})"
+        return f"missing (expected one of: {tags})"
     if kind == "missing":
         return "required but missing"
     if kind == "literal_error":
@@ -234,7 +250,7 @@ def translate_errors(exc: ValidationError) -> list[Problem]:
             continue
         path = _clean_loc(loc)
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            path = (*path, "backend")
+            path = (*path, _union_key(loc))
         if error["type"] == "extra_forbidden":
             model = _model_at(loc[:-1])
             known = sorted(model.model_fields) if model else []

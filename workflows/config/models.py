@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from workflows.audit.anchors import AuditConfig
 from workflows.config.backends import DeployBackend, Section
+from workflows.config.oncall import OnCall
 from workflows.config.sources import Source
 from workflows.config.types import (
     ChannelId,
@@ -44,6 +45,7 @@ class User(Section):
 
     name: str
     display_name: str | None = None
+    email: str | None = Field(default=None, description="Matches on-call providers' users.")
 
 
 class Group(Section):
@@ -146,6 +148,9 @@ class SeverityPolicy(Section):
     """Who is paged into an incident of this severity and how often it wants an update."""
 
     responders: list[str] = Field(default_factory=list, description="Group names or user ids.")
+    oncall: list[str] = Field(
+        default_factory=list, description="On-call schedules whose people are invited too."
+    )
     update_every: Duration
 
 
@@ -326,6 +331,7 @@ class ShipbotConfig(Section):
     alerts: Alerts = Field(default_factory=Alerts)
     reports: list[Report] = Field(default_factory=list)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    oncall: OnCall = Field(default_factory=OnCall)
 
     @field_validator("reports")
     @classmethod

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from workflows.config.types import is_user_id
+from workflows.config.oncall import oncall_problems
 
 if TYPE_CHECKING:
     from workflows.config.models import ShipbotConfig
@@ -109,7 +110,17 @@ def _check_alerts_and_reports(refs: _Refs) -> None:
         refs.channel(f"reports.{index}.channel", report.channel)
 
 
-SECTIONS = (_check_environments, _check_services, _check_incidents, _check_alerts_and_reports)
+def _check_oncall(refs: _Refs) -> None:
+    refs.problems.extend(oncall_problems(refs.config))
+
+
+SECTIONS = (
+    _check_environments,
+    _check_services,
+    _check_incidents,
+    _check_alerts_and_reports,
+    _check_oncall,
+)
 """One checker per config section, in file order."""
 
 

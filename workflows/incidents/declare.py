@@ -27,6 +27,7 @@ from workflows.incidents.permissions import check_declare
 from workflows.incidents.queries import append_event, require_incident, timeline
 from workflows.incidents.reminders import SYSTEM_ACTOR, schedule_reminder
 from workflows.jobs import JobContext, PermanentJobError, enqueue
+from workflows.oncall.responders import invite_oncall
 
 MAX_TITLE = 150
 
@@ -162,6 +163,7 @@ def channel_ready(
     effects.invite(session=session, clock=clock, incident=incident, reason="setup")
     effects.set_topic(session=session, clock=clock, incident=incident, reason="setup")
     effects.render_card(session=session, clock=clock, incident=incident)
+    invite_oncall(session=session, clock=clock, config=config, incident=incident)
     enqueue(
         session=session,
         clock=clock,

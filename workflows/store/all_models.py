@@ -3,5 +3,6 @@
 import workflows.alerts.models
 import workflows.deploys.models
 import workflows.incidents.models
+import workflows.oncall.models
 import workflows.reports.models
 import workflows.store.models  # noqa: F401

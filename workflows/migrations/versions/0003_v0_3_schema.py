@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-01 04:05:20.977856
+Create Date: 2026-12-01 04:12:41.264194
 """
 
 from collections.abc import Sequence
@@ -42,29 +42,35 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "incident_deploy_watches",
+        "oncall_pages",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("incident_id", sa.Integer(), nullable=False),
-        sa.Column("deploy_id", sa.Integer(), nullable=False),
-        sa.Column("last_state", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("created_at", workflows.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["deploy_id"],
-            ["deploys.id"],
+        sa.Column("schedule", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("dedup_key", sa.Text(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("requested_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("acknowledged_by_name", sa.Text(), nullable=True),
+        sa.Column("acknowledged_by_user", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column(
+            "acknowledged_at", workflows.store.types.UTCDateTime(timezone=True), nullable=True
         ),
+        sa.Column("pagerduty_url", sa.Text(), nullable=True),
+        sa.Column("requested_at", workflows.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", workflows.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", workflows.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["incident_id"],
             ["incidents.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("incident_id", "deploy_id", name="uq_incident_deploy"),
+        sa.UniqueConstraint("dedup_key"),
     )
-    with op.batch_alter_table("incident_deploy_watches", schema=None) as batch_op:
+    with op.batch_alter_table("oncall_pages", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_incident_deploy_watches_deploy_id"), ["deploy_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_incident_deploy_watches_incident_id"), ["incident_id"], unique=False
+            batch_op.f("ix_oncall_pages_incident_id"), ["incident_id"], unique=False
         )
 
     with op.batch_alter_table("deploys", schema=None) as batch_op:
@@ -78,11 +84,10 @@ def downgrade() -> None:
     with op.batch_alter_table("deploys", schema=None) as batch_op:
         batch_op.drop_column("changes")
 
-    with op.batch_alter_table("incident_deploy_watches", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_incident_deploy_watches_incident_id"))
-        batch_op.drop_index(batch_op.f("ix_incident_deploy_watches_deploy_id"))
+    with op.batch_alter_table("oncall_pages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_oncall_pages_incident_id"))
 
-    op.drop_table("incident_deploy_watches")
+    op.drop_table("oncall_pages")
     with op.batch_alter_table("deploy_promotions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deploy_promotions_deploy_id"))
 
