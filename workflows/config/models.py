@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 from workflows.audit.anchors import AuditConfig
 from workflows.config.backends import DeployBackend, Section
 from workflows.config.sources import Source
+from workflows.config.trackers import AfterIncidents
 from workflows.config.types import (
     ChannelId,
     Cron,
@@ -170,8 +171,9 @@ class Severities(Section):
         return filled
 
 
-class Incidents(Section):
-    """Incident channels, severities, and who may declare and run incidents."""
+class Incidents(AfterIncidents):
+    """Incident channels, severities, who may declare and run incidents, and what happens
+    after one (archive, follow-ups: ``AfterIncidents``)."""
 
     channel_prefix: str = Field(default="inc", pattern=r"^[a-z0-9][a-z0-9_-]{0,20}$")
     announce_channel: str | None = Field(
