@@ -206,7 +206,6 @@ LONG_FUNCTIONS_TODAY = {
     "bot/runtime.py::Runtime.__init__",
     "workflows/config/refs.py::reference_problems",
     "workflows/deploys/decisions.py::decide",
-    "workflows/incidents/declare.py::declare",
     "workflows/reports/claims.py::claim_run",
     "workflows/reports/deploy_digest.py::compute",
     "workflows/reports/dora.py::compute",

@@ -48,6 +48,8 @@ class IncidentSummary(TypedDict):
     resolve: Timing
     open_count: int
     open_incidents: list[OpenIncident]
+    # Private incidents are counted everywhere but never listed (workflows.incidents.visibility).
+    private_open: int
 
 
 def _timing(session: Session, value: Any, where: list[Any]) -> Timing:
@@ -88,6 +90,8 @@ def compute(*, session: Session, window: Window) -> IncidentSummary:
         declared_at < window.end, or_(resolved_at.is_(None), resolved_at >= window.end)
     )
     open_count = session.execute(select(func.count()).where(still_open)).scalar_one()
+    private = col(Incident.private)
+    private_open = session.execute(select(func.count()).where(still_open, private)).scalar_one()
     age = seconds_between(dialect, literal(window.end, UTCDateTime()), declared_at)
     rows = session.execute(
         select(
@@ -100,7 +104,7 @@ def compute(*, session: Session, window: Window) -> IncidentSummary:
             col(Incident.channel_id),
             age.label("age"),
         )
-        .where(still_open)
+        .where(still_open, ~private)
         .order_by(declared_at, col(Incident.id))
         .limit(MAX_OPEN)
     ).all()
@@ -124,4 +128,5 @@ def compute(*, session: Session, window: Window) -> IncidentSummary:
             )
             for row in rows
         ],
+        private_open=int(private_open),
     )
