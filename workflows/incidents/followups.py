@@ -130,15 +130,9 @@ def _store(
         "state": "pending",
     }
     statement = insert(FollowUp).values(**values)
-    inserted = session.exec(
-        statement.on_conflict_do_nothing(index_elements=["incident_id", "digest"])
-    )
-    if inserted.rowcount != 1:
-        return None
-    query = select(FollowUp).where(
-        col(FollowUp.incident_id) == incident.id, col(FollowUp.digest) == digest
-    )
-    return session.exec(query).one()
+    statement = statement.on_conflict_do_nothing(index_elements=["incident_id", "digest"])
+    new_id = session.exec(statement.returning(col(FollowUp.id))).scalar()
+    return session.get(FollowUp, new_id) if new_id is not None else None
 
 
 def follow_ups(*, session: Session, incident_id: int) -> list[FollowUp]:
