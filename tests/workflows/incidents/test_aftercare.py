@@ -92,7 +92,9 @@ def test_warns_then_archives_at_the_configured_times(
     clock.advance(minutes=1)  # 24 h before the archive
     assert (run.warnings(), run.archives()) == (1, 0)
     assert _kinds(database, incident_id)[-1] == "archive_warning"
-    warning_renders = [j for j in jobs(database, "render") if "incident-archive-warning:" in str(j.payload)]
+    warning_renders = [
+        j for j in jobs(database, "render") if "incident-archive-warning:" in str(j.payload)
+    ]
     assert len(warning_renders) == 1
     clock.advance(hours=23, minutes=59)
     assert run.archives() == 0

@@ -53,7 +53,12 @@ def _with_tracker(config: ShipbotConfig, tracker: dict[str, Any]) -> ShipbotConf
 
 
 def _github_config(config: ShipbotConfig, fake: FakeGithubIssues, token: str = "") -> ShipbotConfig:
-    tracker = {"kind": "github", "repo": fake.repo, "token": token or fake.token, "api_url": fake.url}
+    tracker = {
+        "kind": "github",
+        "repo": fake.repo,
+        "token": token or fake.token,
+        "api_url": fake.url,
+    }
     return _with_tracker(config, tracker)
 
 
@@ -68,7 +73,9 @@ def _jira_config(config: ShipbotConfig, fake: FakeJira) -> ShipbotConfig:
     return _with_tracker(config, tracker)
 
 
-def _add(database: Database, clock: FakeClock, config: ShipbotConfig, incident_id: int, text: str) -> int:
+def _add(
+    database: Database, clock: FakeClock, config: ShipbotConfig, incident_id: int, text: str
+) -> int:
     with database.transaction() as session:
         added = add_follow_ups(
             session=session,
@@ -87,7 +94,8 @@ def _run(database: Database, clock: FakeClock, config: ShipbotConfig, *, attempt
         job.attempts = attempt
         try:
             file_follow_up(
-                context_for(database, clock, job), tracker=lambda: tracker_for(config.incidents.tracker)
+                context_for(database, clock, job),
+                tracker=lambda: tracker_for(config.incidents.tracker),
             )
         except TrackerError:
             if attempt >= job.max_attempts:
@@ -96,7 +104,9 @@ def _run(database: Database, clock: FakeClock, config: ShipbotConfig, *, attempt
 
 def _states(database: Database, incident_id: int) -> list[tuple[str, str | None]]:
     with database.read_session() as session:
-        return [(f.state, f.external_id) for f in follow_ups(session=session, incident_id=incident_id)]
+        return [
+            (f.state, f.external_id) for f in follow_ups(session=session, incident_id=incident_id)
+        ]
 
 
 def test_each_item_becomes_one_github_issue_however_often_it_runs(
@@ -108,7 +118,10 @@ def test_each_item_becomes_one_github_issue_however_often_it_runs(
     assert _add(database, clock, config, incident_id, POSTMORTEM) == 0  # the same items again
     _run(database, clock, config)
     _run(database, clock, config, attempt=2)  # a duplicate run finds them filed
-    assert [i["title"] for i in github.issues] == ["Alert on cache misses", "Add a canary step for web"]
+    assert [i["title"] for i in github.issues] == [
+        "Alert on cache misses",
+        "Add a canary step for web",
+    ]
     assert _states(database, incident_id) == [("filed", "acme/web#1"), ("filed", "acme/web#2")]
     filed = [e for e in events(database, incident_id) if e.kind == "follow_up_filed"]
     assert [e.data["url"] for e in filed] == [
