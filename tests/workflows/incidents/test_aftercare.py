@@ -116,7 +116,7 @@ def test_reopening_calls_the_archive_off(
     slack: FakeSlackApi,
     setup: tuple[int, str, _Jobs],
 ) -> None:
-    incident_id, channel, run = setup
+    incident_id, _channel, run = setup
     _resolve(database, clock, config, incident_id)
     clock.advance(hours=24)
     _reopen(database, clock, config, incident_id)
