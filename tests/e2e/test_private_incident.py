@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from bot.sandbox.signing import view_submission_body
 from commands.reports.views import render_run
 from tests.e2e.conftest import RunningBot, wait_until
 from workflows.incidents.models import Incident
@@ -128,3 +129,38 @@ def test_a_private_incident_is_seen_only_by_its_members(
     assert "Timeline of incident" in str(timeline)
     wait_until(lambda: _due_jobs_done(bot), what="the due jobs")
     assert "Leaked" not in str(slack.messages(ANNOUNCE))
+
+
+def test_the_declare_form_checkbox_declares_a_private_incident(
+    running_bot: RunningBot, slack: Any
+) -> None:
+    bot = running_bot
+    bot.runtime.start_background(worker=True, scheduler=False)
+    opened = bot.command("declare --private", command="/incident", user=ALICE)
+    assert opened.status_code == 200
+    (form,) = slack.wait_for(
+        lambda: [v for v in slack.views() if v["callback_id"] == "incident.declare"], WAIT
+    )
+    checkbox = next(b for b in form["blocks"] if b.get("block_id") == "private")
+    assert checkbox["element"]["initial_options"][0]["value"] == "private"
+    submission = view_submission_body(
+        user_id=ALICE,
+        callback_id="incident.declare",
+        private_metadata=form["private_metadata"],
+        state_values={
+            "title": {"title": {"type": "plain_text_input", "value": "Payroll export"}},
+            "severity": {
+                "severity": {"type": "static_select", "selected_option": {"value": "SEV3"}}
+            },
+            "private": {
+                "private": {"type": "checkboxes", "selected_options": [{"value": "private"}]}
+            },
+        },
+    )
+    assert bot.post_signed(submission).status_code == 200
+    secret = _ready(bot, "Payroll export")
+    assert secret.private
+    assert slack.state.channel(secret.channel_id).is_private
+    assert "Payroll" not in _listed(bot, CAROL) and "1 private incident" in _listed(bot, CAROL)
+    wait_until(lambda: _due_jobs_done(bot), what="the due jobs")
+    assert "Payroll" not in str(slack.messages(ANNOUNCE))
