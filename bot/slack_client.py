@@ -35,6 +35,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "conversations.invite": "channels:manage",
     "conversations.setTopic": "channels:manage",
     "conversations.join": "channels:join",
+    "conversations.archive": "channels:manage",
     "pins.add": "pins:write",
     "views.open": None,
     "views.update": None,
@@ -45,8 +46,10 @@ METHOD_SCOPES: dict[str, str | None] = {
     "files.completeUploadExternal": "files:write",
 }
 
-# Scopes that belong to no single Web API method.
-EXTRA_SCOPES = frozenset({"commands"})
+# Scopes that belong to no single Web API method: private incident channels need the
+# groups:* twins of the channels:* scopes (create, invite, topic and archive: groups:write;
+# conversations.list of private_channel, to adopt one: groups:read).
+EXTRA_SCOPES = frozenset({"commands", "groups:read", "groups:write"})
 
 
 def required_scopes() -> set[str]:

@@ -114,6 +114,10 @@ def _element_value(element: dict[str, Any]) -> str:
     option = element.get("selected_option")
     if isinstance(option, dict):
         return str(option.get("value", ""))
+    # Checkboxes and multi-selects: the chosen values, comma-separated.
+    options = element.get("selected_options")
+    if isinstance(options, list):
+        return ",".join(str(o.get("value", "")) for o in options if isinstance(o, dict))
     return ""
 
 

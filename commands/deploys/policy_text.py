@@ -70,10 +70,8 @@ def describe(check: Check, *, name: Names = slack_name) -> str:
             return "no open incident blocks it"
         case IncidentBlock(incident_id=number, severity=severity, title=title, commander=lead):
             commander = f"; its commander is {name(lead)}" if lead else ""
-            return (
-                f"incident #{number} ({severity}, {escape(title or '')}) is open on this "
-                f"service{commander}"
-            )
+            what = f"{severity}, {escape(title)}" if title else f"{severity}, private"
+            return f"incident #{number} ({what}) is open on this service{commander}"
         case Promotion(version="", required_in=before):
             return f"a version must succeed in {before} first"
         case Promotion(ok=True, version=version, required_in=before):

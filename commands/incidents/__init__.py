@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from commands.common.seams import Registry
 from commands.incidents import actions, handlers, messages, views
+from commands.incidents.aftercare_jobs import AftercareJobs
 from commands.incidents.slack_jobs import IncidentSlackJobs
 from workflows.config import ShipbotConfig
 
@@ -19,10 +20,13 @@ def register(registry: Registry) -> None:
     registry.submission(views.STATUS_MODAL, actions.submit_status)
     registry.submission(views.ASSIGN_MODAL, actions.submit_assign)
     registry.submission(views.RESOLVE_MODAL, actions.submit_resolve)
+    registry.action(views.OPEN_FOLLOW_UP, actions.open_follow_up)
+    registry.submission(views.FOLLOW_UP_MODAL, actions.submit_follow_ups)
     deps = registry.deps
     config = deps.config if deps.config is not None else ShipbotConfig()
     for prefix, render in messages.renderers(config).items():
         registry.renderer(prefix, render)
     jobs = IncidentSlackJobs(client_factory=lambda: deps.client, config=config)
-    for kind, handler in jobs.handlers().items():
+    aftercare = AftercareJobs(client_factory=lambda: deps.client, config=config)
+    for kind, handler in {**jobs.handlers(), **aftercare.handlers()}.items():
         registry.job(kind, handler)

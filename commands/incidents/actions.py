@@ -12,10 +12,10 @@ from typing import Any
 
 from commands.common.reply import Action, Reply, Submission
 from commands.common.seams import Deps
-from commands.incidents import views
+from commands.incidents import aftercare_views, views
 from commands.incidents.flow import change, checked, worded
 from workflows.errors import PermissionDenied, UserError
-from workflows.incidents import changes, declare, permissions, queries, reminders
+from workflows.incidents import changes, declare, followups, permissions, queries, reminders
 from workflows.incidents.models import Incident, IncidentStatus
 
 
@@ -107,6 +107,7 @@ def submit_declare(submission: Submission, deps: Deps) -> dict[str, str] | None:
         title=values.get("title") or "",
         service=values.get("service") or None,
         channel=channel or None,
+        private="private" in (values.get("private") or "").split(","),
     )
 
 
@@ -152,4 +153,31 @@ def submit_resolve(submission: Submission, deps: Deps) -> dict[str, str] | None:
         **checked(deps),
         incident_id=_incident_id(submission),
         summary=submission.values.get("summary") or "",
+    )
+
+
+def open_follow_up(action: Action, deps: Deps) -> Reply:
+    """The resolved card's "Add follow-ups" button: the form (open to anyone in the
+    channel, like a note)."""
+    try:
+        incident_id = int(action.value)
+    except ValueError:
+        return Reply(text="That button is broken; use `/incident help` instead.")
+    with (
+        worded(deps, delivery_key=action.delivery_key, channel=action.channel_id),
+        deps.database.read_session() as session,
+    ):
+        incident = queries.require_incident(session=session, incident_id=incident_id)
+    return Reply(text="", modal=aftercare_views.follow_up_modal(incident))
+
+
+def submit_follow_ups(submission: Submission, deps: Deps) -> dict[str, str] | None:
+    return _field_errors(
+        submission,
+        deps,
+        "items",
+        followups.add_follow_ups,
+        config=checked(deps)["config"],
+        incident_id=_incident_id(submission),
+        text=submission.values.get("items") or "",
     )

@@ -23,6 +23,8 @@ EXAMPLES: dict[TextField, str] = {
     "status": "/incident status identified bad config",
     "note": "/incident note rolled back web to 1.4.1",
     "summary": "/incident resolve cache config reverted",
+    "follow_up": "/incident followup - [ ] alert on cache misses",
+    "reopen": "/incident reopen errors are back",
 }
 
 

@@ -19,13 +19,15 @@ from commands.oncall import handlers as oncall_handlers
 from workflows.config.models import ShipbotConfig
 from workflows.config.types import is_user_id
 from workflows.errors import NotFound, UserError
-from workflows.incidents import changes, declare, queries
+from workflows.incidents import aftercare, changes, declare, followups, queries, visibility
+from workflows.incidents.members import invite_people
 from workflows.incidents.models import Incident, IncidentStatus
 from workflows.incidents.naming import parse_severity
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _INCIDENT_ID = re.compile(r"^#(\d+)$")
+_PRIVATE = re.compile(r"(?:^|\s)--private(?=\s|$)")
 _WHERE_HINT = (
     "Run it in the incident's channel, or name the incident first, e.g. "
     "`/incident status #12 identified bad cache config`. `/incident list` shows them."
@@ -55,9 +57,26 @@ def parse_user(word: str, config: ShipbotConfig) -> str:
     )
 
 
+def _viewer(command: SlashCommand, deps: Deps) -> visibility.Viewer:
+    return visibility.Viewer(
+        user_id=command.user_id, config=config_of(deps), directory=deps.directory
+    )
+
+
 def _target(command: SlashCommand, deps: Deps, rest: str) -> tuple[Incident, str]:
-    """The incident a command is about, and the rest of its text: a leading ``#12`` or
-    ``<#C...>`` names it, else it is the incident of the channel the command came from."""
+    """The incident a command is about, and the rest of its text (see ``_find``). A
+    private incident the user may not see is not there for them (not even its number)."""
+    incident, rest = _find(command, deps, rest)
+    with deps.database.read_session() as session:
+        seen = visibility.can_see(session=session, viewer=_viewer(command, deps), incident=incident)
+    if not seen:
+        raise NotFound(f"there is no incident #{incident.id}", hint=LIST_HINT)
+    return incident, rest
+
+
+def _find(command: SlashCommand, deps: Deps, rest: str) -> tuple[Incident, str]:
+    """A leading ``#12`` or ``<#C...>`` names the incident, else it is the incident of the
+    channel the command came from."""
     words = _split(rest, 1)
     first = words[0] if words else ""
     with deps.database.read_session() as session:
@@ -93,8 +112,10 @@ def _id(incident: Incident) -> int:
 def _declare(command: SlashCommand, deps: Deps) -> Reply:
     config = config_of(deps)
     rest = _args(command)
+    private = _PRIVATE.search(rest) is not None
+    rest = _PRIVATE.sub(" ", rest).strip()
     if not rest:
-        modal = views.declare_modal(config, channel=command.channel_id)
+        modal = views.declare_modal(config, channel=command.channel_id, private=private)
         return Reply(text="Opening the declare form.", modal=modal)
     severity_word, *more = _split(rest, 1)
     severity = parse_severity(severity_word)
@@ -110,6 +131,7 @@ def _declare(command: SlashCommand, deps: Deps) -> Reply:
         severity=severity,
         title=remainder,
         service=service,
+        private=private,
         **by(command),
     )
     return Reply(text=views.declared_reply_text(incident))
@@ -215,9 +237,50 @@ def _page(command: SlashCommand, deps: Deps) -> Reply:
 
 def _list(command: SlashCommand, deps: Deps) -> Reply:
     with deps.database.read_session() as session:
-        incidents = queries.open_incidents(session=session)
-    text, blocks = views.incident_list(incidents)
+        seen = visibility.visible_incidents(
+            session=session,
+            viewer=_viewer(command, deps),
+            incidents=queries.open_incidents(session=session),
+        )
+    text, blocks = views.incident_list(seen.incidents, hidden_private=seen.hidden_private)
     return Reply(text=text, blocks=blocks)
+
+
+def _reopen(command: SlashCommand, deps: Deps) -> Reply:
+    incident, rest = _target(command, deps, _args(command))
+    reopened = change(
+        deps,
+        aftercare.reopen,
+        **checked(deps),
+        incident_id=_id(incident),
+        reason=rest,
+        **by(command),
+    )
+    return Reply(text=views.changed_reply_text(reopened, "reopened; its archive is called off"))
+
+
+def _follow_up(command: SlashCommand, deps: Deps) -> Reply:
+    incident, rest = _target(command, deps, _args(command))
+    added = change(
+        deps,
+        followups.add_follow_ups,
+        config=config_of(deps),
+        incident_id=_id(incident),
+        text=rest,
+        **by(command),
+    )
+    what = f"{len(added)} follow-up(s) on their way to the tracker" if added else "nothing new"
+    return Reply(text=views.changed_reply_text(incident, what))
+
+
+def _invite(command: SlashCommand, deps: Deps) -> Reply:
+    incident, rest = _target(command, deps, _args(command))
+    users = [parse_user(word, config_of(deps)) for word in rest.split()]
+    if not users:
+        raise UserError("Whom?", hint="`/incident invite @dave @erin`")
+    change(deps, invite_people, incident_id=_id(incident), users=users, **by(command))
+    names = " ".join(mention(user) for user in users)
+    return Reply(text=views.changed_reply_text(incident, f"inviting {names}"))
 
 
 SPEC = CommandSpec(
@@ -229,6 +292,10 @@ SPEC = CommandSpec(
     ),
     usages=(
         Usage("/incident declare <SEV1..SEV4> [service] <title>", "declare an incident"),
+        Usage(
+            "/incident declare --private <SEV1..SEV4> [service] <title>",
+            "declare one only its members and the managers see, in a private channel",
+        ),
         Usage("/incident declare", "declare with a form"),
         Usage(
             "/incident status <investigating|identified|monitoring|resolved> <message>",
@@ -239,6 +306,9 @@ SPEC = CommandSpec(
         Usage("/incident note <text>", "add a line to the timeline"),
         Usage("/incident timeline", "show the timeline (only to you)"),
         Usage("/incident resolve <summary>", "resolve it; a postmortem draft is uploaded"),
+        Usage("/incident invite <@user> [...]", "invite people (they may see a private one)"),
+        Usage("/incident reopen <reason>", "reopen a resolved incident; its archive is off"),
+        Usage("/incident followup <item or - [ ] list>", "file follow-ups in the tracker"),
         Usage("/incident list", "the open incidents (from any channel)"),
         Usage("/incident oncall [service|schedule]", "who is on call now and next"),
         Usage(
@@ -259,5 +329,8 @@ SPEC = CommandSpec(
         "list": _list,
         "oncall": _oncall,
         "page": _page,
+        "reopen": _reopen,
+        "followup": _follow_up,
+        "invite": _invite,
     },
 )

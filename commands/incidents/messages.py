@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from commands.common.seams import RenderedMessage, Renderer
-from commands.incidents import deploy_notes, views
+from commands.incidents import aftercare_views, deploy_notes, views
 from workflows.config import ShipbotConfig
 from workflows.incidents import effects, queries, watch
 from workflows.incidents.models import Incident
@@ -25,15 +25,16 @@ def renderers(config: ShipbotConfig) -> dict[str, Renderer]:
             return None
         events = queries.timeline(session=session, incident_id=incident.id)
         deploys = queries.deploys_before(session=session, incident=incident)
-        text, blocks = views.card(incident, events, deploys)
+        follow_ups = config.incidents.tracker is not None
+        text, blocks = views.card(incident, events, deploys, follow_ups=follow_ups)
         return RenderedMessage(text=text, blocks=blocks)
 
     def announcement(session: Session, view_key: str) -> RenderedMessage | None:
         event_id = effects.view_id(view_key, effects.ANNOUNCE_PREFIX)
         event = queries.get_event(session=session, event_id=event_id) if event_id else None
         incident = session.get(Incident, event.incident_id) if event else None
-        if event is None or incident is None:
-            return None
+        if event is None or incident is None or incident.private:
+            return None  # a private incident is never announced
         text, blocks = views.announcement(incident, event)
         return RenderedMessage(text=text, blocks=blocks)
 
@@ -62,7 +63,17 @@ def renderers(config: ShipbotConfig) -> dict[str, Renderer]:
         text, blocks = deploy_notes.change_note(*found)
         return RenderedMessage(text=text, blocks=blocks)
 
+    def archive_warning(session: Session, view_key: str) -> RenderedMessage | None:
+        event_id = effects.view_id(view_key, effects.ARCHIVE_WARNING_PREFIX)
+        event = queries.get_event(session=session, event_id=event_id) if event_id else None
+        incident = session.get(Incident, event.incident_id) if event else None
+        if event is None or incident is None:
+            return None
+        text, blocks = aftercare_views.archive_warning(incident, event)
+        return RenderedMessage(text=text, blocks=blocks)
+
     return {
+        effects.ARCHIVE_WARNING_PREFIX: archive_warning,
         effects.CARD_PREFIX: card,
         watch.DEPLOY_PREFIX: deploy,
         watch.NOTE_PREFIX: note,

@@ -45,6 +45,7 @@ from workflows.incidents.postmortem import (
     postmortem_markdown,
 )
 from workflows.incidents.reminders import remind
+from workflows.incidents.visibility import add_members, members
 from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater
 from workflows.views import load_message
 
@@ -119,7 +120,7 @@ class IncidentSlackJobs:
                     if not record_channel_name(session=session, incident_id=incident.id, name=name):
                         return  # another run stored the channel meanwhile
             try:
-                response = client.conversations_create(name=name)
+                response = client.conversations_create(name=name, is_private=incident.private)
             except SlackApiError as error:
                 if _code(error) != "name_taken":
                     raise
@@ -147,7 +148,7 @@ class IncidentSlackJobs:
     ) -> str | None:
         """The channel ``name`` if an earlier run of this job created it, else None."""
         bot_user = str(client.auth_test()["user_id"])
-        for channel in self._public_channels(client):
+        for channel in self._channels(client, private=incident.private):
             if channel.get("name") != name:
                 continue
             if channel.get("creator") != bot_user:
@@ -157,11 +158,12 @@ class IncidentSlackJobs:
             return str(channel["id"]) if owner in (None, incident.id) else None
         return None
 
-    def _public_channels(self, client: WebClient) -> Iterator[dict[str, Any]]:
+    def _channels(self, client: WebClient, *, private: bool) -> Iterator[dict[str, Any]]:
         cursor: str | None = None
+        types = "private_channel" if private else "public_channel"
         for _ in range(_LIST_PAGES):
             response = client.conversations_list(
-                types="public_channel", exclude_archived=True, limit=1000, cursor=cursor
+                types=types, exclude_archived=True, limit=1000, cursor=cursor
             )
             yield from response.get("channels") or []
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
@@ -170,10 +172,14 @@ class IncidentSlackJobs:
 
     # -- people, topic, pin -------------------------------------------------------------
 
-    def _people(self, client: WebClient, incident: Incident) -> list[str]:
-        """Declarer, role holders and the severity's responders (user groups expanded)."""
+    def _people(self, client: WebClient, context: JobContext, incident: Incident) -> list[str]:
+        """Declarer, role holders, the stored members (``/incident invite``) and the
+        severity's responders (user groups expanded)."""
+        assert incident.id is not None
         named = [incident.declared_by, incident.commander, incident.comms, incident.scribe]
         users = {user for user in named if user and user[:1] in ("U", "W")}
+        with context.database.read_session() as session:
+            users |= members(session=session, incident_id=incident.id)
         severity = incident.severity if incident.severity in SEVERITIES else "SEV4"
         policy = self.config.incidents.severity(severity)
         principals = self.config.principals(policy.responders)
@@ -187,9 +193,18 @@ class IncidentSlackJobs:
         if incident is None or incident.channel_id is None:
             return
         client = self.client()
-        users = self._people(client, incident)
+        users = self._people(client, context, incident)
         if not users:
             return
+        with context.database.transaction() as session:
+            # Whoever is invited may see a private incident (workflows.incidents.visibility).
+            add_members(
+                session=session,
+                clock=context.clock,
+                incident_id=_incident_id(context),
+                users=users,
+                added_by="shipbot",
+            )
         try:
             client.conversations_invite(channel=incident.channel_id, users=users, force=True)
         except SlackApiError as error:

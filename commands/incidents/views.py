@@ -30,6 +30,8 @@ DECLARE_MODAL = "incident.declare"
 STATUS_MODAL = "incident.status"
 ASSIGN_MODAL = "incident.assign"
 RESOLVE_MODAL = "incident.resolve"
+OPEN_FOLLOW_UP = "incident.open_follow_up"
+FOLLOW_UP_MODAL = "incident.follow_up"
 CARD_TIMELINE = 5
 _EMOJI = {
     "SEV1": ":red_circle:",
@@ -90,16 +92,24 @@ def event_line(event: IncidentEvent) -> str:
         what = f"*{escape(str(data.get('to')))}*: {escape(event.text)}"
     elif event.kind == "severity":
         what = f"severity {escape(event.text)}"
+    elif event.kind == "follow_up_filed":
+        link = f"<{escape(str(data.get('url')))}|{escape(str(data.get('key')))}>"
+        what = f"follow-up filed as {link}: {escape(event.text)}"
     else:
         what = f"{escape(event.kind)}: {escape(event.text)}"
     return f"{when(event.at)} {who(event.actor)} {what}"
 
 
 def card(
-    incident: Incident, events: list[IncidentEvent], deploys: list[Deploy]
+    incident: Incident,
+    events: list[IncidentEvent],
+    deploys: list[Deploy],
+    *,
+    follow_ups: bool = False,
 ) -> tuple[str, Blocks]:
     """The pinned incident card: facts, latest update, recent timeline, recent deploys,
-    and buttons while it is open."""
+    and buttons while it is open (once resolved, "Add follow-ups" if a tracker is
+    configured: ``follow_ups``)."""
     resolved = incident.status == IncidentStatus.resolved
     text = f"{name(incident)}: {escape(incident.title)} ({incident.status})"
     fields = [
@@ -138,19 +148,21 @@ def card(
     if incident.postmortem_file_id:
         links.append("postmortem draft uploaded below")
     blocks.append(context(" · ".join(links)))
-    if not resolved:
-        value = str(incident.id)
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    _button("Update status", OPEN_STATUS, value, "primary"),
-                    _button("Assign commander", OPEN_ASSIGN, value),
-                    _button("Resolve", OPEN_RESOLVE, value, "danger"),
-                ],
-            }
-        )
+    buttons = _buttons(incident, follow_ups=follow_ups)
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
     return text, blocks
+
+
+def _buttons(incident: Incident, *, follow_ups: bool) -> list[dict[str, Any]]:
+    value = str(incident.id)
+    if incident.status != IncidentStatus.resolved:
+        return [
+            _button("Update status", OPEN_STATUS, value, "primary"),
+            _button("Assign commander", OPEN_ASSIGN, value),
+            _button("Resolve", OPEN_RESOLVE, value, "danger"),
+        ]
+    return [_button("Add follow-ups", OPEN_FOLLOW_UP, value)] if follow_ups else []
 
 
 def _deploy_lines(incident: Incident, deploys: list[Deploy]) -> str:
@@ -235,15 +247,27 @@ def topic(incident: Incident) -> str:
     return head + escape(incident.title)[: 250 - len(head)]
 
 
-def incident_list(incidents: list[Incident]) -> tuple[str, Blocks]:
+def private_count(hidden: int) -> str:
+    """How a viewer who may not see them learns private incidents exist."""
+    return f"{hidden} private incident{'' if hidden == 1 else 's'}"
+
+
+def incident_list(incidents: list[Incident], *, hidden_private: int = 0) -> tuple[str, Blocks]:
+    """The open incidents a viewer may see, and a count of the private ones they may not."""
+    more = f" (and {private_count(hidden_private)})" if hidden_private else ""
     if not incidents:
-        return "No open incidents.", [section(":sunny: No open incidents.")]
+        if not hidden_private:
+            return "No open incidents.", [section(":sunny: No open incidents.")]
+        text = f"No open incidents you can see, and {private_count(hidden_private)}."
+        return text, [section(f":lock: {text}")]
     lines = [
         f"{emoji(i)} *#{i.id}* {escape(i.severity)} {escape(i.title)} — {escape(i.status)}, "
         f"IC {who(i.commander)}, {channel_link(i)}"
         for i in incidents
     ]
-    text = f"{len(incidents)} open incident(s)"
+    if hidden_private:
+        lines.append(f":lock: and {private_count(hidden_private)}")
+    text = f"{len(incidents)} open incident(s){more}"
     return text, [header("Open incidents"), section("\n".join(lines))]
 
 
@@ -302,7 +326,9 @@ def _modal(
     }
 
 
-def declare_modal(config: ShipbotConfig, *, channel: str = "") -> dict[str, Any]:
+def declare_modal(
+    config: ShipbotConfig, *, channel: str = "", private: bool = False
+) -> dict[str, Any]:
     severities = [(s, s) for s in SEVERITIES]
     blocks: Blocks = [
         _input("title", "What is wrong?", _text_input(max_length=150)),
@@ -311,6 +337,12 @@ def declare_modal(config: ShipbotConfig, *, channel: str = "") -> dict[str, Any]
     if config.services:
         services = [(s, s) for s in sorted(config.services)][:100]
         blocks.append(_input("service", "Affected service", _select(services), optional=True))
+    label = _plain("Private: only people invited (and incident managers) see it")
+    choice = {"text": label, "value": "private"}
+    checkbox: dict[str, Any] = {"type": "checkboxes", "options": [choice]}
+    if private:
+        checkbox["initial_options"] = [choice]
+    blocks.append(_input("private", "Visibility", checkbox, optional=True))
     meta = json.dumps({"channel": channel})
     return _modal(DECLARE_MODAL, "Declare an incident", blocks, submit="Declare", meta=meta)
 

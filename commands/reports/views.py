@@ -222,6 +222,9 @@ def incident_summary(figures: Figures) -> tuple[str, Blocks]:
             f" · {escape(i['service'] or 'no service')} · open {duration(i['age_seconds'])}"
             f" · commander {mention(i['commander'])}"
         )
+    private_open = int(figures.get("private_open") or 0)
+    if private_open:
+        lines.append(f":lock: {private_open} private incident{'' if private_open == 1 else 's'}")
     if lines:
         text = _lines(lines, figures["open_count"])
         blocks.append(

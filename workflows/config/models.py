@@ -19,6 +19,7 @@ from workflows.audit.anchors import AuditConfig
 from workflows.config.backends import DeployBackend, Section
 from workflows.config.oncall import OnCall
 from workflows.config.sources import Source
+from workflows.config.trackers import AfterIncidents
 from workflows.config.types import (
     ChannelId,
     Cron,
@@ -196,8 +197,9 @@ class NotifyDeploys(Section):
         return self.environments is None or environment in self.environments
 
 
-class Incidents(Section):
-    """Incident channels, severities, and who may declare and run incidents."""
+class Incidents(AfterIncidents):
+    """Incident channels, severities, who may declare and run incidents, and what happens
+    after one (archive, follow-ups: ``AfterIncidents``)."""
 
     channel_prefix: str = Field(default="inc", pattern=r"^[a-z0-9][a-z0-9_-]{0,20}$")
     announce_channel: str | None = Field(

@@ -6,8 +6,8 @@ import difflib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from workflows.config.types import is_user_id
 from workflows.config.oncall import oncall_problems
+from workflows.config.types import is_user_id
 
 if TYPE_CHECKING:
     from workflows.config.models import ShipbotConfig

@@ -5,9 +5,14 @@
 - ``reminders``: the update cadence (``incident.remind`` jobs) and snoozing it;
 - ``queries``: reads for other flows (deploy policy, alerts, reports) and the timeline;
 - ``effects``: the job kinds and views a change enqueues;
-- ``postmortem``: the Markdown draft uploaded on resolve.
 - ``watch``: which open incidents hear about a deploy, lock or break-glass of their
-  service, their timeline lines and the messages in their channel.
+  service, their timeline lines and the messages in their channel;
+- ``postmortem``: the Markdown draft uploaded on resolve;
+- ``visibility``: who may see a (private) incident, the one rule every surface asks;
+  ``members``: ``/incident invite``;
+- ``aftercare``: archiving the channel after resolve (warned first), and reopening;
+- ``followups`` and ``trackers``: action items filed once each as GitHub issues or Jira
+  tickets.
 
 Nothing here talks to Slack or builds Slack text: the Slack steps are job handlers in
 ``commands/incidents/slack_jobs.py``, and refusals are typed (``errors``, ``permissions``).

@@ -20,12 +20,14 @@ from workflows.delivery import claim_delivery
 from workflows.deploys.directory import Directory
 from workflows.errors import Conflict, UserError
 from workflows.incidents import effects
+from workflows.incidents.aftercare import schedule_archive
 from workflows.incidents.errors import AlreadyInRole, EmptyText, TextField
 from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.incidents.naming import parse_severity
 from workflows.incidents.permissions import Change, check_change
 from workflows.incidents.queries import append_event, require_incident
 from workflows.incidents.reminders import schedule_reminder
+from workflows.incidents.visibility import add_members
 from workflows.jobs import enqueue
 
 Role = Literal["commander", "comms", "scribe"]
@@ -264,6 +266,7 @@ def assign_role(
     if previous == user:
         raise AlreadyInRole(user=user, role=role)
     _guarded(session, incident, **{role: user, "updated_at": clock.now()})
+    add_members(session=session, clock=clock, incident_id=incident_id, users=[user], added_by=actor)
     event = _record(
         session,
         clock,
@@ -352,4 +355,5 @@ def resolve(
         payload={"incident_id": incident_id},
         idempotency_key=f"incident:{incident_id}:postmortem",
     )
+    schedule_archive(session=session, clock=clock, config=config, incident=incident)
     return incident

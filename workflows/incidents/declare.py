@@ -26,6 +26,7 @@ from workflows.incidents.naming import parse_severity
 from workflows.incidents.permissions import check_declare
 from workflows.incidents.queries import append_event, require_incident, timeline
 from workflows.incidents.reminders import SYSTEM_ACTOR, schedule_reminder
+from workflows.incidents.visibility import add_members
 from workflows.jobs import JobContext, PermanentJobError, enqueue
 from workflows.oncall.responders import invite_oncall
 
@@ -45,61 +46,32 @@ def declare(
     delivery_key: str = "",
     channel: str | None = None,
     source_alert_group: str | None = None,
+    private: bool = False,
 ) -> Incident:
     """Declare an incident; its channel, card and announcement follow as jobs.
 
     The declarer (a Slack user id) is the commander until someone else is assigned; an
     incident declared by shipbot (``actor="shipbot"``) starts without one. ``service`` must
     be configured, except for alert groups, whose labels may name anything. A person must
-    be one of ``incidents.declarers``; an alert group declares as configured."""
+    be one of ``incidents.declarers``; an alert group declares as configured. A ``private``
+    incident gets a private channel and is seen only by its members and the managers
+    (``visibility``)."""
     if delivery_key:
         claim_delivery(session=session, clock=clock, key=delivery_key, source="slack")
     if source_alert_group is None:
         check_declare(config=config, directory=directory, actor=actor)
-    severity_name = parse_severity(severity)
-    title = " ".join(title.split())
-    if not title:
-        raise EmptyText("An incident needs a title.", field="title")
-    if len(title) > MAX_TITLE:
-        raise UserError(f"The title is {len(title)} characters long; keep it to {MAX_TITLE}.")
-    if service is not None and service not in config.services and source_alert_group is None:
-        known = ", ".join(sorted(config.services)) or "none configured"
-        raise NotFound(f"unknown service {service!r}", hint=f"Known services: {known}.")
-    now = clock.now()
-    incident = Incident(
-        title=title,
-        severity=severity_name,
-        status=IncidentStatus.investigating,
-        service=service,
-        declared_by=actor,
-        commander=actor if is_user_id(actor) else None,
-        declared_at=now,
-        last_update_at=now,
-        updated_at=now,
-        source_alert_group=source_alert_group,
-    )
-    session.add(incident)
-    session.flush()
-    assert incident.id is not None
-    event = append_event(
-        session=session,
-        incident=incident,
-        at=now,
+    severity_name, title = _checked_request(config, severity, title, service, source_alert_group)
+    incident = _store_incident(
+        session,
+        clock,
         actor=actor,
-        kind="declared",
-        text=title,
-        data={"severity": severity_name, "service": service},
+        severity=severity_name,
+        title=title,
+        service=service,
+        source_alert_group=source_alert_group,
+        private=private,
     )
-    enqueue(
-        session=session,
-        clock=clock,
-        kind=effects.CREATE_CHANNEL,
-        payload={"incident_id": incident.id},
-        idempotency_key=f"incident:{incident.id}:create_channel",
-    )
-    effects.announce(session=session, clock=clock, config=config, event=event)
-    watch.incident_declared(session=session, clock=clock, config=config, incident=incident)
-    schedule_reminder(session=session, clock=clock, config=config, incident=incident)
+    _set_in_motion(session, clock, config, incident)
     # Last: on PostgreSQL the entry locks the chain's single head row until commit, so
     # every other write of this transaction happens before, not while others wait.
     audit.record(
@@ -113,10 +85,94 @@ def declare(
             "service": service,
             "title": title,
             "source_alert_group": source_alert_group,
+            "private": private,
         },
         channel=channel,
     )
     return incident
+
+
+def _checked_request(
+    config: ShipbotConfig,
+    severity: str,
+    title: str,
+    service: str | None,
+    source_alert_group: str | None,
+) -> tuple[str, str]:
+    """The severity's name and the normalised title, or a ``UserError`` saying what is wrong."""
+    severity_name = parse_severity(severity)
+    title = " ".join(title.split())
+    if not title:
+        raise EmptyText("An incident needs a title.", field="title")
+    if len(title) > MAX_TITLE:
+        raise UserError(f"The title is {len(title)} characters long; keep it to {MAX_TITLE}.")
+    if service is not None and service not in config.services and source_alert_group is None:
+        known = ", ".join(sorted(config.services)) or "none configured"
+        raise NotFound(f"unknown service {service!r}", hint=f"Known services: {known}.")
+    return severity_name, title
+
+
+def _store_incident(
+    session: Session,
+    clock: Clock,
+    *,
+    actor: str,
+    severity: str,
+    title: str,
+    service: str | None,
+    source_alert_group: str | None,
+    private: bool,
+) -> Incident:
+    """The incident row, its declarer as its first member, and its first timeline event."""
+    now = clock.now()
+    incident = Incident(
+        title=title,
+        severity=severity,
+        status=IncidentStatus.investigating,
+        service=service,
+        declared_by=actor,
+        commander=actor if is_user_id(actor) else None,
+        declared_at=now,
+        last_update_at=now,
+        updated_at=now,
+        source_alert_group=source_alert_group,
+        private=private,
+    )
+    session.add(incident)
+    session.flush()
+    assert incident.id is not None
+    add_members(
+        session=session, clock=clock, incident_id=incident.id, users=[actor], added_by=actor
+    )
+    append_event(
+        session=session,
+        incident=incident,
+        at=now,
+        actor=actor,
+        kind="declared",
+        text=title,
+        data={"severity": severity, "service": service, "private": private},
+    )
+    return incident
+
+
+def _set_in_motion(
+    session: Session, clock: Clock, config: ShipbotConfig, incident: Incident
+) -> None:
+    """The durable work a declaration starts: the channel, the announcement (a public
+    incident's only), the deploys of its service it follows, the first update reminder."""
+    assert incident.id is not None
+    enqueue(
+        session=session,
+        clock=clock,
+        kind=effects.CREATE_CHANNEL,
+        payload={"incident_id": incident.id},
+        idempotency_key=f"incident:{incident.id}:create_channel",
+    )
+    for event in timeline(session=session, incident_id=incident.id, kinds={"declared"}):
+        effects.announce(session=session, clock=clock, config=config, event=event)
+    watch.incident_declared(session=session, clock=clock, config=config, incident=incident)
+    schedule_reminder(session=session, clock=clock, config=config, incident=incident)
 
 
 def record_channel_name(*, session: Session, incident_id: int, name: str) -> bool:

@@ -23,11 +23,15 @@ PIN_CARD = "incident.pin_card"
 POSTMORTEM = "incident.postmortem"
 REMIND = "incident.remind"
 DECLARE_FROM_ALERT = "incident.declare_from_alert"
+ARCHIVE_WARNING = "incident.archive_warning"
+ARCHIVE = "incident.archive"
+FOLLOW_UP = "incident.follow_up"
 
 # View-key prefixes (bot.sender resolves the longest matching prefix).
 CARD_PREFIX = "incident:"
 ANNOUNCE_PREFIX = "incident-announce:"
 REMINDER_PREFIX = "incident-reminder:"
+ARCHIVE_WARNING_PREFIX = "incident-archive-warning:"
 
 
 def card_view_key(incident_id: int) -> str:
@@ -71,8 +75,12 @@ def announce(
     """Post (or, for an event announced before, update) its line in the incidents channel.
 
     An announcement is a view of its timeline event: posted exactly once by the sender,
-    even across crashes, and re-rendered when it should show something new (the channel)."""
+    even across crashes, and re-rendered when it should show something new (the channel).
+    A private incident is never announced (``visibility``)."""
     channel = config.announce_channel_id()
+    incident = session.get(Incident, event.incident_id)
+    if incident is not None and incident.private:
+        return
     if channel is not None and event.id is not None:
         request_render(
             session=session, clock=clock, view_key=announce_view_key(event.id), channel=channel

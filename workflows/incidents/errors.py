@@ -7,7 +7,7 @@ from typing import Literal
 
 from workflows.errors import Conflict, UserError
 
-TextField = Literal["title", "status", "note", "summary"]
+TextField = Literal["title", "status", "note", "summary", "follow_up", "reopen"]
 
 
 class EmptyText(UserError):

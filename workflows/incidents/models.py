@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from workflows.store.types import UTCDateTime
@@ -58,6 +58,15 @@ class Incident(SQLModel, table=True):
     reminder_due_at: datetime | None = _utc(nullable=True)
     # The postmortem draft uploaded into the channel on resolve (uploaded once).
     postmortem_file_id: str | None = None
+    # A private incident has a private channel and is shown only to its members and the
+    # incident managers (workflows.incidents.visibility); elsewhere it is only counted.
+    private: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
+    # When the resolved incident's channel is archived (workflows.incidents.aftercare);
+    # reopening clears it, which makes the queued warning and archive jobs stale.
+    archive_due_at: datetime | None = _utc(nullable=True)
+    archived_at: datetime | None = _utc(nullable=True)
 
 
 class IncidentEvent(SQLModel, table=True):
@@ -89,3 +98,37 @@ class IncidentDeployWatch(SQLModel, table=True):
     deploy_id: int = Field(foreign_key="deploys.id", index=True)
     last_state: str
     created_at: datetime = _utc()
+class IncidentMember(SQLModel, table=True):
+    """Someone who may see a private incident: its declarer, whoever it invited or gave a
+    role, and whoever joined its channel (``member_joined_channel``). Slack's channel
+    membership is the truth; this is shipbot's copy, only ever added to."""
+
+    __tablename__ = "incident_members"
+    __table_args__ = (UniqueConstraint("incident_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    user_id: str
+    added_by: str
+    added_at: datetime = _utc()
+
+
+class FollowUp(SQLModel, table=True):
+    """One action item of an incident, filed once in the configured tracker.
+
+    ``external_id`` is stored once the tracker answered; ``marker`` (also written into the
+    issue) lets a retry find an issue its crashed predecessor created."""
+
+    __tablename__ = "incident_follow_ups"
+    __table_args__ = (UniqueConstraint("incident_id", "digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    digest: str  # sha256 of the normalised text: the same item added twice is one row
+    added_by: str
+    added_at: datetime = _utc()
+    state: str = Field(default="pending")  # pending, filed, failed
+    external_id: str | None = None
+    external_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

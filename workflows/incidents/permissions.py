@@ -28,12 +28,13 @@ from workflows.deploys.directory import Directory
 from workflows.incidents.models import Incident
 from workflows.permissions import Denied, Who, admitted
 
-Change = Literal["status", "severity", "assign", "resolved"]
+Change = Literal["status", "severity", "assign", "resolved", "reopen"]
 _VERB: dict[Change, str] = {
     "status": "post a status update on",
     "severity": "change the severity of",
     "assign": "change the roles of",
     "resolved": "resolve",
+    "reopen": "reopen",
 }
 
 

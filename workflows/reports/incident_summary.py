@@ -48,6 +48,8 @@ class IncidentSummary(TypedDict):
     resolve: Timing
     open_count: int
     open_incidents: list[OpenIncident]
+    # Private incidents are counted everywhere but never listed (workflows.incidents.visibility).
+    private_open: int
 
 
 def _timing(session: Session, value: Any, where: list[Any]) -> Timing:
@@ -72,7 +74,8 @@ def _by_severity(session: Session, declared: Any) -> dict[str, int]:
 
 
 def _open_incidents(session: Session, window: Window, still_open: Any) -> list[OpenIncident]:
-    """The oldest incidents still open at the end of ``window``, with their age then."""
+    """The oldest public incidents still open at the end of ``window``, with their age then
+    (private ones are only counted: workflows.incidents.visibility)."""
     declared_at = col(Incident.declared_at)
     age = seconds_between(dialect_of(session), literal(window.end, UTCDateTime()), declared_at)
     rows = session.execute(
@@ -86,7 +89,7 @@ def _open_incidents(session: Session, window: Window, still_open: Any) -> list[O
             col(Incident.channel_id),
             age.label("age"),
         )
-        .where(still_open)
+        .where(still_open, ~col(Incident.private))
         .order_by(declared_at, col(Incident.id))
         .limit(MAX_OPEN)
     ).all()
@@ -126,6 +129,8 @@ def compute(*, session: Session, window: Window) -> IncidentSummary:
         declared_at < window.end, or_(resolved_at.is_(None), resolved_at >= window.end)
     )
     open_count = session.execute(select(func.count()).where(still_open)).scalar_one()
+    private = col(Incident.private)
+    private_open = session.execute(select(func.count()).where(still_open, private)).scalar_one()
     return IncidentSummary(
         window=window.as_json(),
         declared=sum(by_severity.values()),
@@ -134,4 +139,5 @@ def compute(*, session: Session, window: Window) -> IncidentSummary:
         resolve=resolve,
         open_count=int(open_count),
         open_incidents=_open_incidents(session, window, still_open),
+        private_open=int(private_open),
     )

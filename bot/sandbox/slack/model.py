@@ -79,6 +79,7 @@ class Channel:
     created: int = 0
     creator: str = BOT_USER_ID
     im_user: str | None = None
+    is_archived: bool = False  # conversations.archive (methods/archive.py)
 
     def to_api(self, *, viewer: str = BOT_USER_ID) -> dict[str, Any]:
         """The channel object Slack's ``conversations.*`` methods return."""
@@ -91,7 +92,7 @@ class Channel:
             "is_group": self.is_private,
             "is_im": is_im,
             "is_private": self.is_private or is_im,
-            "is_archived": False,
+            "is_archived": self.is_archived,
             "is_general": False,
             "is_member": viewer in self.members,
             "created": self.created,

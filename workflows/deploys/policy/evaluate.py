@@ -149,12 +149,13 @@ def _incident(
     incident = blocking_incident(session=session, config=config, service=service)
     if incident is None:
         return IncidentBlock(ok=True)
+    # A private incident blocks all the same, but names neither its title nor its people.
     return IncidentBlock(
         ok=False,
         incident_id=incident.id,
         severity=incident.severity,
-        title=incident.title,
-        commander=incident.commander,
+        title=None if incident.private else incident.title,
+        commander=None if incident.private else incident.commander,
         since=incident.declared_at,
     )
 
