@@ -17,6 +17,9 @@ from pydantic_core import PydanticCustomError
 
 from workflows.audit.anchors import AuditConfig
 from workflows.config.backends import DeployBackend, Section
+from workflows.config.notify import SEVERITIES as SEVERITIES  # re-exported
+from workflows.config.notify import NotifyDeploys
+from workflows.config.notify import SeverityName as SeverityName  # re-exported
 from workflows.config.oncall import OnCall
 from workflows.config.sources import Source
 from workflows.config.trackers import AfterIncidents
@@ -35,8 +38,6 @@ from workflows.config.types import (
 )
 from workflows.errors import NotFound
 
-SeverityName = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
-SEVERITIES: tuple[SeverityName, ...] = ("SEV1", "SEV2", "SEV3", "SEV4")
 _BLOCK_DEPLOYS_BY_DEFAULT: tuple[SeverityName, ...] = ("SEV1", "SEV2")
 _DEFAULT_UPDATE_EVERY = {"SEV1": "15m", "SEV2": "30m", "SEV3": "2h", "SEV4": "1d"}
 
@@ -174,27 +175,6 @@ class Severities(Section):
             if isinstance(policy, dict) and name in _DEFAULT_UPDATE_EVERY:
                 filled[name] = {"update_every": _DEFAULT_UPDATE_EVERY[name], **policy}
         return filled
-
-
-class NotifyDeploys(Section):
-    """What an open incident's channel hears about its service: every deploy (one message
-    kept current), lock, unlock and break-glass. docs/incidents.md, "Incident channels"."""
-
-    environments: list[str] | None = Field(
-        default=None,
-        description="Environments whose deploys and locks are posted; null (the default) = "
-        "every environment, [] = none (off).",
-    )
-    severities: list[SeverityName] = Field(
-        default_factory=lambda: list(SEVERITIES),
-        description="Incidents of these severities hear about their service; default: all.",
-    )
-
-    def wants(self, *, severity: str, environment: str) -> bool:
-        """Whether an incident of ``severity`` hears about a change in ``environment``."""
-        if severity not in self.severities:
-            return False
-        return self.environments is None or environment in self.environments
 
 
 class Incidents(AfterIncidents):
