@@ -49,6 +49,28 @@ def renderers(config: ShipbotConfig) -> dict[str, Renderer]:
         text, blocks = views.reminder(incident, event, snooze, every=every)
         return RenderedMessage(text=text, blocks=blocks)
 
+    def archive_warning(session: Session, view_key: str) -> RenderedMessage | None:
+        event_id = effects.view_id(view_key, effects.ARCHIVE_WARNING_PREFIX)
+        event = queries.get_event(session=session, event_id=event_id) if event_id else None
+        incident = session.get(Incident, event.incident_id) if event else None
+        if event is None or incident is None:
+            return None
+        text, blocks = aftercare_views.archive_warning(incident, event)
+        return RenderedMessage(text=text, blocks=blocks)
+
+    return {
+        effects.ARCHIVE_WARNING_PREFIX: archive_warning,
+        effects.CARD_PREFIX: card,
+        effects.ANNOUNCE_PREFIX: announcement,
+        effects.REMINDER_PREFIX: reminder,
+        **_service_renderers(),
+    }
+
+
+def _service_renderers() -> dict[str, Renderer]:
+    """What an incident channel hears about its service: a deploy's message, a lock,
+    unlock or break-glass note (workflows.incidents.watch)."""
+
     def deploy(session: Session, view_key: str) -> RenderedMessage | None:
         watched = watch.load_watched(session=session, view_key=view_key)
         if watched is None:
@@ -63,20 +85,4 @@ def renderers(config: ShipbotConfig) -> dict[str, Renderer]:
         text, blocks = deploy_notes.change_note(*found)
         return RenderedMessage(text=text, blocks=blocks)
 
-    def archive_warning(session: Session, view_key: str) -> RenderedMessage | None:
-        event_id = effects.view_id(view_key, effects.ARCHIVE_WARNING_PREFIX)
-        event = queries.get_event(session=session, event_id=event_id) if event_id else None
-        incident = session.get(Incident, event.incident_id) if event else None
-        if event is None or incident is None:
-            return None
-        text, blocks = aftercare_views.archive_warning(incident, event)
-        return RenderedMessage(text=text, blocks=blocks)
-
-    return {
-        effects.ARCHIVE_WARNING_PREFIX: archive_warning,
-        effects.CARD_PREFIX: card,
-        watch.DEPLOY_PREFIX: deploy,
-        watch.NOTE_PREFIX: note,
-        effects.ANNOUNCE_PREFIX: announcement,
-        effects.REMINDER_PREFIX: reminder,
-    }
+    return {watch.DEPLOY_PREFIX: deploy, watch.NOTE_PREFIX: note}
