@@ -180,7 +180,7 @@ class NotifyDeploys(Section):
         "every environment, [] = none (off).",
     )
     severities: list[SeverityName] = Field(
-        default_factory=lambda: ["SEV1", "SEV2", "SEV3"],
+        default_factory=lambda: list(SEVERITIES[:3]),
         description="Incidents of these severities hear about their service; default: not SEV4.",
     )
 
