@@ -19,6 +19,7 @@ from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.incidents.postmortem import QUIET_KINDS, format_duration, time_to_resolve
 from workflows.incidents.queries import DEPLOY_LOOKBACK
 from workflows.incidents.reminders import SNOOZE
+from workflows.incidents.watch import OWN_MESSAGE_KINDS
 
 Blocks = list[dict[str, Any]]
 # Action ids of the card and reminder buttons, and the callback ids of the modals.
@@ -140,7 +141,7 @@ def card(
     if updates and not resolved:
         latest = updates[-1]
         blocks.append(section(f"*Latest update* {event_line(latest)}"))
-    story = [e for e in events if e.kind not in QUIET_KINDS][-CARD_TIMELINE:]
+    story = [e for e in events if e.kind not in QUIET_KINDS | OWN_MESSAGE_KINDS][-CARD_TIMELINE:]
     if story:
         blocks.append(context("\n".join(event_line(e) for e in story)))
     blocks.append(section(_deploy_lines(incident, deploys)))

@@ -23,8 +23,8 @@ class NotifyDeploys(Section):
         "every environment, [] = none (off).",
     )
     severities: list[SeverityName] = Field(
-        default_factory=lambda: list(SEVERITIES),
-        description="Incidents of these severities hear about their service; default: all.",
+        default_factory=lambda: list(SEVERITIES[:3]),
+        description="Incidents of these severities hear about their service; default: not SEV4.",
     )
 
     def wants(self, *, severity: str, environment: str) -> bool:

@@ -37,6 +37,10 @@ NOTE_PREFIX = "incident-note:"
 # Timeline kinds this module writes; the postmortem lists them under their own heading.
 DEPLOY_KIND = "deploy"
 NOTE_KINDS = frozenset({"lock", "unlock", "break_glass"})
+# Lines that have a message of their own in the channel: the pinned card leaves them out
+# (it would only repeat them), so they need no card render, which keeps a busy service's
+# deploys from doubling the renders of every incident open on it.
+OWN_MESSAGE_KINDS = NOTE_KINDS | {DEPLOY_KIND}
 # How each deploy state reads on the timeline ("started" is when the backend got it).
 STATE_WORDS: dict[str, str] = {
     DeployState.requested: "requested",
@@ -257,7 +261,6 @@ def _record_state(*, session: Session, clock: Clock, incident: Incident, deploy:
             "state": deploy.state,
         },
     )
-    effects.render_card(session=session, clock=clock, incident=incident)
 
 
 def _note(
@@ -280,7 +283,6 @@ def _note(
         data=dict(data),
     )
     _render_note(session=session, clock=clock, incident=incident, event=event)
-    effects.render_card(session=session, clock=clock, incident=incident)
 
 
 def _render_deploy(*, session: Session, clock: Clock, incident: Incident, deploy_id: int) -> None:
