@@ -22,9 +22,7 @@ def _anchor(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_the_anchor_kept_with_a_backup_verifies_the_restore(
-    tmp_path: Path,
-    clock: FakeClock,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     live, backup = tmp_path / "shipbot.db", tmp_path / "backup.db"

@@ -63,10 +63,7 @@ def test_a_failing_readiness_check_makes_it_unready_with_its_reason(tmp_path: Pa
     checks: list = []  # type: ignore[type-arg]
     bolt = App(signing_secret="s", token="xoxb-unused", token_verification_enabled=False)
     app = build_http_app(
-        bolt_app=bolt,
-        signing_secret="s",
-        database=database,
-        metrics=Metrics(),
+        bolt_app=bolt, signing_secret="s", database=database, metrics=Metrics(),
         readiness_checks=checks,
     )
     with ServerThread(app) as server:

@@ -51,7 +51,9 @@ def leaky_config(tmp_path: Path) -> Path:
     return path
 
 
-def test_every_line_of_a_deploys_log_is_redacted_json(tmp_path: Path, slack: FakeSlackApi) -> None:
+def test_every_line_of_a_deploys_log_is_redacted_json(
+    tmp_path: Path, slack: FakeSlackApi
+) -> None:
     config_path = leaky_config(tmp_path)
     seed_workspace(slack, load_config(config_path))
     port = free_port()
@@ -105,9 +107,8 @@ def test_every_line_of_a_deploys_log_is_redacted_json(tmp_path: Path, slack: Fak
     request_lines = [r for r in records if r.get("slack_command") == "/deploy"]
     assert request_lines, "no line carries the slash command's context"
     assert all(r["slack_user"] == "U0ALICE" for r in request_lines)
-    assert all(
-        r["slack_team"] and r["delivery_id"].startswith("slack:command:") for r in request_lines
-    )
+    assert all(r["slack_team"] and r["delivery_id"].startswith("slack:command:")
+               for r in request_lines)
     job_lines = [r for r in records if r.get("job_kind")]
     assert any(isinstance(r["job_id"], int) and r.get("deploy_id") for r in job_lines)
     assert {"time", "level", "logger", "message"} <= set(records[0])

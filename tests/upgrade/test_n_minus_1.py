@@ -53,19 +53,9 @@ def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_previous(root: Path, database: Database, tag: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONSAFEPATH": "1"}
     done = subprocess.run(
-        [
-            sys.executable,
-            str(WORKLOAD),
-            str(root),
-            database.url,
-            str(root / "examples" / "shipbot.yaml"),
-            tag,
-        ],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, str(WORKLOAD), str(root), database.url,
+         str(root / "examples" / "shipbot.yaml"), tag],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, f"0.2.0 code failed ({tag}):\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -91,17 +81,12 @@ def test_released_migrations_still_build_the_schema_they_shipped_with(
     # be touched (imports, types) but must build exactly that schema, table by table.
     shipped = f"sqlite:///{tmp_path / 'shipped.db'}"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from workflows.store.db import Database; Database(sys.argv[1]).upgrade()",
-            shipped,
-        ],
-        cwd=previous_release,
-        env={**os.environ, "PYTHONPATH": str(previous_release), "PYTHONSAFEPATH": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-c",
+         "import sys; from workflows.store.db import Database; Database(sys.argv[1]).upgrade()",
+         shipped],
+        cwd=previous_release, env={**os.environ, "PYTHONPATH": str(previous_release),
+                                   "PYTHONSAFEPATH": "1"},
+        capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
     ours = Database(f"sqlite:///{tmp_path / 'ours.db'}")
