@@ -16,7 +16,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from workflows.audit.anchors import AuditConfig
-from workflows.config.backends import DeployBackend, Section
+from workflows.config.backends import DeployBackend, Section, owner_slash_name
+from workflows.config.hooks import Hooks
 from workflows.config.sources import Source
 from workflows.config.types import (
     ChannelId,
@@ -140,6 +141,26 @@ class Service(Section):
     source: Source | None = Field(
         default=None, description="Where the code is: deploys show the commits they ship."
     )
+    channel: str | None = Field(
+        default=None,
+        description="CI failures, releases and external deploys; default alerts_channel, "
+        "then the deploys channel.",
+    )
+    repository: str | None = Field(
+        default=None, description="GitHub owner/name whose events are this service's."
+    )
+    argocd_applications: dict[str, str] = Field(
+        default_factory=dict, description="Argo CD application -> environment."
+    )
+
+    @field_validator("repository")
+    @classmethod
+    def _owner_slash_name(cls, value: str | None) -> str | None:
+        return None if value is None else owner_slash_name(value)
+
+    def github_repository(self) -> str | None:
+        """The repository mapped to this service: ``repository``, else ``source.github``."""
+        return self.repository or getattr(self.source, "github", None)
 
 
 class SeverityPolicy(Section):
@@ -304,6 +325,7 @@ class ShipbotConfig(Section):
     alerts: Alerts = Field(default_factory=Alerts)
     reports: list[Report] = Field(default_factory=list)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    hooks: Hooks = Field(default_factory=Hooks)
 
     @field_validator("reports")
     @classmethod

@@ -83,6 +83,9 @@ def reference_problems(config: ShipbotConfig) -> list[Problem]:
     for name, service in config.services.items():
         path = f"services.{name}"
         channel(f"{path}.alerts_channel", service.alerts_channel)
+        channel(f"{path}.channel", service.channel)
+        for app, env_name in service.argocd_applications.items():
+            environment(f"{path}.argocd_applications.{app}", env_name)
         for index, env_name in enumerate(service.environments or []):
             environment(f"{path}.environments.{index}", env_name)
 
