@@ -87,7 +87,8 @@ def _values(event: ExternalDeploy, config: ShipbotConfig, now: datetime) -> dict
         "reason": "",
         "kind": "deploy",
         "state": event.state,
-        "requested_by": event.actor[:200],
+        # Prefixed, so an outside login never reads as a Slack user id (no mention).
+        "requested_by": f"{event.source}:{event.actor[:200]}",
         "requested_at": event.at,
         "started_at": event.at,
         "finished_at": finished,
@@ -128,6 +129,35 @@ def store_external(
     row.updated_at = now
     session.add(row)
     return Recorded(deploy_id=row.id, created=False, changed=True)
+
+
+def insert_new(
+    *, session: Session, clock: Clock, config: ShipbotConfig, events: list[ExternalDeploy]
+) -> int:
+    """Insert the deploys not recorded yet, in one statement (an import's page); returns
+    how many were new. Rows already there are left as they are."""
+    if not events:
+        return 0
+    now = clock.now()
+    statement = (
+        _insert(session)(Deploy)
+        .values([_values(event, config, now) for event in events])
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(col(Deploy.id))
+    )
+    return len(session.execute(statement).all())
+
+
+def known_ids(*, session: Session, source: str, external_ids: list[str]) -> set[str]:
+    """Which of ``external_ids`` are recorded already."""
+    if not external_ids:
+        return set()
+    rows = session.exec(
+        select(Deploy.external_id)
+        .where(col(Deploy.source) == source)
+        .where(col(Deploy.external_id).in_(external_ids))
+    )
+    return {row for row in rows if row is not None}
 
 
 def record_external(

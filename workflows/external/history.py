@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from workflows.external.github import deployment_event
 from workflows.redact import register_secret
 
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
+STATUS_READERS = 4
 _LAST_PAGE = re.compile(r'<[^>]*[?&]page=(\d+)[^>]*>;\s*rel="last"')
 
 
@@ -114,6 +116,8 @@ class GithubHistory:
         return response.json(), response
 
     def _deploy(self, deployment: Any) -> ExternalDeploy | None:
+        if not isinstance(deployment, Mapping):
+            return None
         url = f"{self.first.split('?')[0]}/{text(deployment, 'id')}/statuses"
         statuses, _ = self._json(url, per_page=1)
         if not isinstance(statuses, list) or not statuses:
@@ -135,18 +139,19 @@ class GithubHistory:
         items, response = self._json(cursor or self.first)
         if not isinstance(items, list):
             raise ImportFailed("GitHub's deployments answer is not a list")
-        deploys: list[ExternalDeploy] = []
-        skipped, reached = 0, False
+        wanted: list[Any] = []
+        reached = False
         for item in items:
             created = timestamp(text(item, "created_at"))
             if created is not None and created < self.since:
                 reached = True  # newest first: everything after this is older still
                 break
-            found = self._deploy(item) if isinstance(item, Mapping) else None
-            if found is None:
-                skipped += 1
-            else:
-                deploys.append(found)
+            wanted.append(item)
+        # Each deployment's state is one more request: a few at a time.
+        with ThreadPoolExecutor(max_workers=STATUS_READERS) as pool:
+            found = list(pool.map(self._deploy, wanted))
+        deploys = [deploy for deploy in found if deploy is not None]
+        skipped = len(found) - len(deploys)
         link = response.headers.get("link", "")
         following = _NEXT.search(link)
         last = _LAST_PAGE.search(link)

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from workflows import audit
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
-from workflows.external.deploys import find_external, store_external
+from workflows.external.deploys import insert_new, known_ids
 from workflows.external.history import HistorySource, Page
 from workflows.external.models import ImportCheckpoint
 from workflows.store.db import Database
@@ -89,10 +89,7 @@ def _start(database: Database, clock: Clock, source: str, service: str, since: d
 def _save_page(
     session: Session, clock: Clock, config: ShipbotConfig, summary: ImportSummary, page: Page
 ) -> int:
-    new = 0
-    for event in page.deploys:
-        if store_external(session=session, clock=clock, config=config, event=event).created:
-            new += 1
+    new = insert_new(session=session, clock=clock, config=config, events=page.deploys)
     row = get_checkpoint(session=session, source=summary.source, service=summary.service)
     assert row is not None
     row.cursor = page.next_cursor or ""
@@ -113,10 +110,9 @@ def _save_page(
 
 
 def _count_new(session: Session, page: Page) -> int:
-    return sum(
-        find_external(session=session, source=e.source, external_id=e.external_id) is None
-        for e in page.deploys
-    )
+    ids = [event.external_id for event in page.deploys]
+    source = page.deploys[0].source if page.deploys else ""
+    return len(set(ids) - known_ids(session=session, source=source, external_ids=ids))
 
 
 def import_deploys(
