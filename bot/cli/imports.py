@@ -14,6 +14,7 @@ import httpx
 
 from bot.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, SubParsers, parse_when
 from bot.settings import load_settings
+from workflows.alerts.model import HookRejected
 from workflows.clock import SystemClock
 from workflows.config import ShipbotConfig, load_config
 from workflows.external.history import (
@@ -114,7 +115,7 @@ def import_command(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
                 progress=bar,
             )
-    except (ImportFailed, httpx.HTTPError) as error:
+    except (ImportFailed, HookRejected, httpx.HTTPError) as error:  # resumable: say why
         bar.close()
         print(f"shipbot import deploys: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -148,15 +148,20 @@ def insert_new(
     return len(session.execute(statement).all())
 
 
-def known_ids(*, session: Session, source: str, external_ids: list[str]) -> set[str]:
-    """Which of ``external_ids`` are recorded already."""
+def known_ids(
+    *, session: Session, source: str, external_ids: list[str], finished: bool = False
+) -> set[str]:
+    """Which of ``external_ids`` are recorded already (``finished``: and finished)."""
     if not external_ids:
         return set()
-    rows = session.exec(
+    statement = (
         select(Deploy.external_id)
         .where(col(Deploy.source) == source)
         .where(col(Deploy.external_id).in_(external_ids))
     )
+    if finished:
+        statement = statement.where(col(Deploy.state).in_(list(TERMINAL_STATES)))
+    rows = session.exec(statement)
     return {row for row in rows if row is not None}
 
 

@@ -45,10 +45,15 @@ class Page:
     next_cursor: str | None  # None: this was the last page
     pages_total: int | None = None  # when the source says (GitHub's rel="last")
     reached_since: bool = False  # the page went back past ``since``: stop after it
+    known: int = 0  # finished deploys recorded before: not asked about again
+
+
+Known = Callable[[list[str]], set[str]]
+"""Which of these external ids are recorded and finished already (nothing to ask)."""
 
 
 class HistorySource(Protocol):
-    def page(self, cursor: str) -> Page:
+    def page(self, cursor: str, known: Known) -> Page:
         """The page at ``cursor`` ("" = the first)."""
         ...
 
@@ -135,7 +140,7 @@ class GithubHistory:
             finished=text(newest, "created_at"),
         )
 
-    def page(self, cursor: str) -> Page:
+    def page(self, cursor: str, known: Known) -> Page:
         items, response = self._json(cursor or self.first)
         if not isinstance(items, list):
             raise ImportFailed("GitHub's deployments answer is not a list")
@@ -147,6 +152,9 @@ class GithubHistory:
                 reached = True  # newest first: everything after this is older still
                 break
             wanted.append(item)
+        # A finished deploy recorded before costs no request (GitHub's hourly budget).
+        done = known([text(item, "id") for item in wanted])
+        wanted = [item for item in wanted if text(item, "id") not in done]
         # Each deployment's state is one more request: a few at a time.
         with ThreadPoolExecutor(max_workers=STATUS_READERS) as pool:
             found = list(pool.map(self._deploy, wanted))
@@ -161,6 +169,7 @@ class GithubHistory:
             next_cursor=following.group(1) if following and not reached else None,
             pages_total=int(last.group(1)) if last else None,
             reached_since=reached,
+            known=len(done),
         )
 
 
@@ -186,7 +195,7 @@ class ArgocdHistory:
             register_secret(hooks.token)
             self.headers["Authorization"] = f"Bearer {hooks.token.get_secret_value()}"
 
-    def page(self, cursor: str) -> Page:
+    def page(self, cursor: str, known: Known) -> Page:
         index = int(cursor) if cursor.isdigit() else 0
         if index >= len(self.apps):
             return Page(deploys=[], skipped=0, next_cursor=None, pages_total=len(self.apps))

@@ -133,10 +133,16 @@ def import_deploys(
     if not dry_run:
         cursor = _start(database, clock, source, service, since)
         summary.resumed = cursor != ""
+
+    def known(ids: list[str]) -> set[str]:
+        with database.read_session() as session:
+            return known_ids(session=session, source=source, external_ids=ids, finished=True)
+
     while True:
-        page = history.page(cursor)
+        page = history.page(cursor, known)
         summary.pages += 1
         summary.skipped += page.skipped
+        summary.known += page.known
         if dry_run:
             with database.read_session() as session:
                 new = _count_new(session, page)
