@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from workflows import boundary
 from workflows.alerts.model import BadPayload, Unauthorized
 from workflows.alerts.parsers import decode_json
 from workflows.clock import Clock
@@ -75,6 +76,10 @@ def authenticate(hooks: GithubHooks, body: bytes, headers: Mapping[str, str]) ->
         raise Unauthorized("missing or wrong X-Hub-Signature-256")
 
 
+def _small_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and boundary.fits_id(int(text))
+
+
 def _workflow_run(config: ShipbotConfig, service: str, repo: str, payload: Any) -> WorkflowRun:
     run = payload.get("workflow_run")
     if not isinstance(run, Mapping):
@@ -86,7 +91,7 @@ def _workflow_run(config: ShipbotConfig, service: str, repo: str, payload: Any) 
         workflow=text(run, "name") or text(payload, "workflow", "name") or "workflow",
         branch=required(run, "head_branch"),
         conclusion=text(run, "conclusion"),
-        run_number=int(number) if number.isdigit() else 0,
+        run_number=int(number) if _small_number(number) else 0,
         url=text(run, "html_url"),
         head_sha=text(run, "head_sha")[:40],
         actor=text(run, "actor", "login") or text(payload, "sender", "login"),

@@ -71,10 +71,14 @@ class RateLimited:
         if response.status_code not in (403, 429):
             return None
         retry_after = response.headers.get("retry-after", "")
-        if retry_after.isdigit():
+        if retry_after.isascii() and retry_after.isdigit():
             return float(retry_after)
         reset = response.headers.get("x-ratelimit-reset", "")
-        if response.headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+        if (
+            response.headers.get("x-ratelimit-remaining") == "0"
+            and reset.isascii()
+            and reset.isdigit()
+        ):
             return max(0.0, int(reset) - self.clock.now().timestamp()) + 1.0
         return 60.0 if response.status_code == 429 else None
 
