@@ -12,10 +12,9 @@ from sqlmodel import Session, col, select
 from workflows import audit
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
-from workflows.external.common import open_incident_channels, service_channel
+from workflows.external.common import service_channel, show_in_channels
 from workflows.external.models import CiState, CiWorkflow
 from workflows.external.views import ci_view
-from workflows.views import request_render
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,13 @@ def get_workflow(*, session: Session, workflow_id: int) -> CiWorkflow | None:
 
 
 def _row(session: Session, run: WorkflowRun) -> CiWorkflow | None:
+    """The workflow's row, locked (PostgreSQL) so concurrent runs apply one at a time."""
     return session.exec(
         select(CiWorkflow)
         .where(col(CiWorkflow.repository) == run.repository)
         .where(col(CiWorkflow.workflow) == run.workflow)
         .where(col(CiWorkflow.branch) == run.branch)
+        .with_for_update()
     ).first()
 
 
@@ -79,17 +80,14 @@ def _first_failure(
 
 def _show(session: Session, clock: Clock, row: CiWorkflow) -> None:
     assert row.id is not None
-    if row.channel:
-        request_render(
-            session=session, clock=clock, view_key=ci_view(row.id, row.episode), channel=row.channel
-        )
-    for incident_id, channel in open_incident_channels(session=session, service=row.service):
-        request_render(
-            session=session,
-            clock=clock,
-            view_key=ci_view(row.id, row.episode, incident_id),
-            channel=channel,
-        )
+    row_id, episode = row.id, row.episode
+    show_in_channels(
+        session=session,
+        clock=clock,
+        service=row.service,
+        channel=row.channel,
+        view_key=lambda incident_id: ci_view(row_id, episode, incident_id),
+    )
 
 
 def record_workflow_run(

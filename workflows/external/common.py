@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,8 +14,10 @@ from sqlmodel import Session, col, select
 from workflows import boundary
 from workflows.alerts.auth import hmac_hex
 from workflows.alerts.model import BadPayload, UnknownSource
+from workflows.clock import Clock
 from workflows.config import ShipbotConfig
 from workflows.incidents.models import Incident, IncidentStatus
+from workflows.views import request_render
 
 MAX_FIELD = 500  # characters kept of any text an outside system sends
 
@@ -67,6 +69,24 @@ def open_incident_channels(*, session: Session, service: str) -> list[tuple[int,
         .order_by(col(Incident.id))
     )
     return [(int(i), str(c)) for i, c in rows if i is not None and c]
+
+
+def show_in_channels(
+    *,
+    session: Session,
+    clock: Clock,
+    service: str,
+    channel: str | None,
+    view_key: Callable[[int | None], str],
+) -> None:
+    """Ask for the message in ``channel`` (view ``view_key(None)``) and in each open
+    incident's channel on ``service`` (view ``view_key(incident id)``)."""
+    if channel:
+        request_render(session=session, clock=clock, view_key=view_key(None), channel=channel)
+    for incident_id, incident_channel in open_incident_channels(session=session, service=service):
+        request_render(
+            session=session, clock=clock, view_key=view_key(incident_id), channel=incident_channel
+        )
 
 
 def text(payload: Any, *path: str, default: str = "") -> str:

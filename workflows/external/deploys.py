@@ -19,9 +19,8 @@ from workflows import audit
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
 from workflows.deploys.models import SHIPBOT_SOURCE, TERMINAL_STATES, Deploy, DeployState
-from workflows.external.common import open_incident_channels, service_channel
+from workflows.external.common import service_channel, show_in_channels
 from workflows.external.views import external_deploy_view
-from workflows.views import request_render
 
 
 @dataclass(frozen=True)
@@ -52,12 +51,16 @@ def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
     return postgresql.Insert if session.get_bind().dialect.name == "postgresql" else sqlite.Insert
 
 
-def find_external(*, session: Session, source: str, external_id: str) -> Deploy | None:
-    return session.exec(
+def find_external(
+    *, session: Session, source: str, external_id: str, lock: bool = False
+) -> Deploy | None:
+    """The deploy recorded under ``external_id``; ``lock``: FOR UPDATE (PostgreSQL)."""
+    statement = (
         select(Deploy)
         .where(col(Deploy.source) == source)
         .where(col(Deploy.external_id) == external_id)
-    ).first()
+    )
+    return session.exec(statement.with_for_update() if lock else statement).first()
 
 
 def started_by_shipbot(
@@ -119,7 +122,9 @@ def store_external(
     inserted = session.execute(statement).first()
     if inserted is not None:
         return Recorded(deploy_id=int(inserted[0]), created=True, changed=True)
-    row = find_external(session=session, source=event.source, external_id=event.external_id)
+    row = find_external(
+        session=session, source=event.source, external_id=event.external_id, lock=True
+    )
     assert row is not None and row.id is not None
     if row.state in TERMINAL_STATES or row.state == event.state:
         return Recorded(deploy_id=row.id, created=False, changed=False)
@@ -187,21 +192,12 @@ def record_external(
             "external_id": event.external_id,
         },
     )
-    channel = service_channel(config, event.service)
-    if channel:
-        request_render(
-            session=session,
-            clock=clock,
-            view_key=external_deploy_view(recorded.deploy_id),
-            channel=channel,
-        )
-    for incident_id, incident_channel in open_incident_channels(
-        session=session, service=event.service
-    ):
-        request_render(
-            session=session,
-            clock=clock,
-            view_key=external_deploy_view(recorded.deploy_id, incident_id),
-            channel=incident_channel,
-        )
+    deploy_id = recorded.deploy_id
+    show_in_channels(
+        session=session,
+        clock=clock,
+        service=event.service,
+        channel=service_channel(config, event.service),
+        view_key=lambda incident_id: external_deploy_view(deploy_id, incident_id),
+    )
     return recorded
