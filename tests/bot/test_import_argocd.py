@@ -5,6 +5,7 @@ nothing (the same id)."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.cli import main
+from bot.cli.imports import ProgressBar
 from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply
 from workflows.clock import FakeClock
 from workflows.config import load_config
@@ -122,3 +124,24 @@ def test_imports_argocd_history_once(
     )
     assert outcome.result == "unchanged"
     assert len(_argocd_deploys(database)) == 7
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_on_a_terminal_only() -> None:
+    terminal, pipe = _Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        bar = ProgressBar(stream)
+        bar(1, 4, 100)
+        bar(4, 4, 400)
+        bar(5, None, 450)
+        bar.close()
+    assert terminal.getvalue() == (
+        "\r[#######.......................] page 1/4 · 100 imported"
+        "\r[##############################] page 4/4 · 400 imported"
+        "\rpage 5 · 450 imported\n"
+    )
+    assert pipe.getvalue() == ""
