@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,12 @@ from sqlmodel import col, select
 
 from bot.cli import main
 from tests.fakes.github_api import FakeGithub
+from workflows.config import load_config
 from workflows.deploys.models import Deploy
 from workflows.external.importer import get_checkpoint
+from workflows.reports import deploy_digest as digest
+from workflows.reports import dora
+from workflows.reports.periods import Window
 from workflows.store.db import Database
 
 SHIPBOT = str(Path(sys.executable).with_name("shipbot"))
@@ -97,6 +102,14 @@ def test_imports_every_deployment_once_and_a_second_run_nothing(
     with database.read_session() as session:
         deploy = session.exec(select(Deploy).where(col(Deploy.external_id) == "1")).one()
     assert (deploy.service, deploy.environment, deploy.version) == ("web", "production", "v1.0")
+    # The digest and DORA cover the imported history (2026-01-01 to 01-04, production).
+    window = Window(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 8, tzinfo=UTC), "UTC")
+    with database.read_session() as session:
+        assert digest.compute(session=session, window=window)["totals"]["succeeded"] == COUNT
+        figures = dora.compute(
+            session=session, config=load_config(env["SHIPBOT_CONFIG"]), window=window
+        )
+    assert figures["deploys"]["current"] == COUNT
     assert (deploy.state, deploy.in_flight_key, deploy.requested_by) == (
         "succeeded",
         None,
