@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.deps import Deps
+from bot.external_hooks import build_external_hook_routes
 from workflows.alerts.model import SOURCES, HookRejected
 from workflows.alerts.receive import HookOutcome, configured_source, receive
 from workflows.alerts.sns import Fetcher, SigningCerts, https_get
@@ -136,4 +137,7 @@ def build_hook_routes(
 
         return hook
 
-    return [Route(f"/hooks/{source}", endpoint(source), methods=["POST"]) for source in SOURCES]
+    alert_routes = [
+        Route(f"/hooks/{source}", endpoint(source), methods=["POST"]) for source in SOURCES
+    ]
+    return [*alert_routes, *build_external_hook_routes(deps, max_body=max_body)]

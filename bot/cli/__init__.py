@@ -10,12 +10,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import audit, config, db, explain, jobs, reports, serve
+from bot.cli import audit, config, db, explain, imports, jobs, reports, serve
 from bot.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_json
 from bot.settings import SettingsError
 from workflows.errors import ConfigError
 
-SUBCOMMANDS = (serve, config, audit, db, jobs, reports, explain)
+SUBCOMMANDS = (serve, config, audit, db, jobs, reports, explain, imports)
 
 
 class _VersionAction(argparse.Action):

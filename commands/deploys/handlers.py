@@ -13,6 +13,7 @@ from commands.common.seams import Deps, require_config
 from commands.deploys import modals as deploy_modals
 from commands.deploys.policy_text import refusals_explained, render_verdict
 from workflows.config import ShipbotConfig
+from workflows.config.types import is_user_id
 from workflows.deploys import queries
 from workflows.deploys.decisions import cancel
 from workflows.deploys.followups import NothingEarlier, rollback
@@ -118,9 +119,11 @@ def _line(deploy: Deploy) -> str:
     state = deploy.state.replace("_", " ")
     when = f"{deploy.requested_at:%Y-%m-%d %H:%M}"
     override = " :rotating_light:" if deploy.override else ""
+    by = deploy.requested_by
+    who = f"<@{by}>" if is_user_id(by) else escape(by)  # "github:octocat": no mention
     return (
         f"#{deploy.id} `{escape(deploy.version)}` → {deploy.environment}: *{state}*{override} "
-        f"· <@{deploy.requested_by}> · {when} UTC"
+        f"· {who} · {when} UTC"
     )
 
 

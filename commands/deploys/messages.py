@@ -14,12 +14,12 @@ from typing import Any
 from sqlmodel import Session
 
 from commands.common.seams import RenderedMessage, Renderer
-from commands.deploys import views
+from commands.deploys import external_views, views
 from workflows.config import ShipbotConfig
 from workflows.deploys import queries
 from workflows.deploys import views as view_keys
 from workflows.deploys.directory import Directory
-from workflows.deploys.models import Deploy, DeployApproval
+from workflows.deploys.models import SHIPBOT_SOURCE, Deploy, DeployApproval
 from workflows.deploys.policy import approvers_for
 
 Shown = tuple[str, list[dict[str, Any]]]
@@ -36,6 +36,8 @@ def renderers(*, config: ShipbotConfig, directory: Directory) -> dict[str, Rende
             session=session, service=deploy.service, environment=deploy.environment
         )
         runs_now = current is not None and current.id == deploy.id
+        if deploy.source != SHIPBOT_SOURCE:  # recorded from outside: no buttons
+            return external_views.external_deploy_message(deploy)
         return views.deploy_message(deploy, approvals, config, runs_now=runs_now)
 
     def reminder(session: Session, deploy: Deploy, approvals: list[DeployApproval]) -> Shown:
@@ -52,7 +54,8 @@ def renderers(*, config: ShipbotConfig, directory: Directory) -> dict[str, Rende
         view_keys.REMINDER_PREFIX: reminder,
         view_keys.OUTPUT_PREFIX: lambda _session, deploy, _approvals: views.output_message(deploy),
     }
-    return {prefix: _from_store(render) for prefix, render in kinds.items()}
+    stored = {prefix: _from_store(render) for prefix, render in kinds.items()}
+    return {**stored, **external_views.RENDERERS}
 
 
 def _from_store(render: DeployRenderer) -> Renderer:

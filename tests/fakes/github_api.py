@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -34,6 +39,14 @@ class FakeGithub:
     deployments: list[dict[str, Any]] = field(default_factory=list)
     statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     rate_limited: bool = False
+    # Answer this many more requests with a rate-limit 403 (then serve normally), the way
+    # GitHub does when the hour's budget runs out: x-ratelimit-reset says when it refills.
+    rate_limit_next: int = 0
+    rate_limit_reset: int = 1767607200
+    # Once this many deployment lists were served, every later call answers 500 (a run
+    # that dies mid-way); None = never.
+    fail_after_pages: int | None = None
+    pages_served: int = 0
     server: FakeHttpServer = field(default_factory=FakeHttpServer)
 
     def start(self) -> FakeGithub:
@@ -61,7 +74,43 @@ class FakeGithub:
         self.commits.append(FakeCommit(sha, message, login, date, files))
         return sha
 
+    def seed_deployments(
+        self, count: int, *, environment: str = "production", start: int = 1767225600
+    ) -> None:
+        """``count`` deployments made outside shipbot, one a minute from ``start`` (epoch
+        seconds), each with one ``success`` status."""
+        for number in range(count):
+            created = _iso(start + 60 * number)
+            deployment_id = len(self.deployments) + 1
+            self.deployments.append(
+                {
+                    "id": deployment_id,
+                    "ref": f"v1.{number}",
+                    "sha": f"{number:040x}",
+                    "environment": environment,
+                    "payload": {},
+                    "created_at": created,
+                    "creator": {"login": "octocat"},
+                    "task": "deploy",
+                }
+            )
+            self.statuses[deployment_id] = [
+                {"id": 10_000 + deployment_id, "state": "success", "created_at": created}
+            ]
+
     def _guard(self, request: Recorded) -> Reply | None:
+        if self.fail_after_pages is not None and self.pages_served >= self.fail_after_pages:
+            return Reply(500, {"message": "fake GitHub is down (fail_after_pages)"})
+        if self.rate_limit_next > 0:
+            self.rate_limit_next -= 1
+            return Reply(
+                403,
+                {"message": "API rate limit exceeded"},
+                headers={
+                    "x-ratelimit-remaining": "0",
+                    "x-ratelimit-reset": str(self.rate_limit_reset),
+                },
+            )
         if self.rate_limited:
             return Reply(
                 403,
@@ -147,7 +196,23 @@ class FakeGithub:
             for d in self.deployments
             if environment in (None, d["environment"]) and ref in (None, d["ref"])
         ]
-        return Reply(200, list(reversed(found)))
+        found.reverse()  # newest first, as GitHub lists them
+        if "page" not in request.query and len(found) <= 100:
+            return Reply(200, found)
+        return self._paged(request, found)
+
+    def _paged(self, request: Recorded, found: list[dict[str, Any]]) -> Reply:
+        """One page of ``found`` and GitHub's ``Link`` header (next and last)."""
+        per_page = min(100, int((request.query.get("per_page") or ["30"])[0]))
+        page = int((request.query.get("page") or ["1"])[0])
+        last = max(1, -(-len(found) // per_page))
+        base = f"{self.url}{request.path}?per_page={per_page}"
+        links = [f'<{base}&page={last}>; rel="last"']
+        if page < last:
+            links.insert(0, f'<{base}&page={page + 1}>; rel="next"')
+        self.pages_served += 1
+        chunk = found[(page - 1) * per_page : page * per_page]
+        return Reply(200, chunk, headers={"Link": ", ".join(links)})
 
     def _add_status(self, request: Recorded, match: re.Match[str]) -> Reply:
         refused = self._guard(request)
@@ -167,4 +232,6 @@ class FakeGithub:
         statuses = self.statuses.get(int(match["id"]))
         if statuses is None:
             return Reply(404, {"message": "Not Found"})
-        return Reply(200, list(reversed(statuses)))  # newest first, as GitHub lists them
+        newest_first = list(reversed(statuses))  # as GitHub lists them
+        per_page = int((request.query.get("per_page") or ["30"])[0])
+        return Reply(200, newest_first[:per_page])

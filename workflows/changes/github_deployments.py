@@ -23,7 +23,7 @@ from workflows.changes.github import github_headers
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
 from workflows.config.sources import GithubSource
-from workflows.deploys.models import Deploy, DeployState
+from workflows.deploys.models import SHIPBOT_SOURCE, Deploy, DeployState
 from workflows.jobs import JobContext, PermanentJobError, RetryLater, backoff, enqueue
 
 STATUS_JOB = "deploy.github_status"
@@ -42,6 +42,8 @@ def enqueue_status(
     *, session: Session, clock: Clock, config: ShipbotConfig, deploy: Deploy
 ) -> None:
     """Queue the GitHub status for the deploy's current state, if the service wants them."""
+    if deploy.source != SHIPBOT_SOURCE:
+        return  # GitHub (or Argo CD) made it: shipbot reports only its own deploys
     source = config.services[deploy.service].source
     status = STATUSES.get(DeployState(deploy.state))
     if not isinstance(source, GithubSource) or not source.deployments or status is None:

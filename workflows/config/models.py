@@ -9,18 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from workflows.audit.anchors import AuditConfig
-from workflows.config.backends import DeployBackend, Section
-from workflows.config.notify import SEVERITIES as SEVERITIES  # re-exported
-from workflows.config.notify import NotifyDeploys
-from workflows.config.notify import SeverityName as SeverityName  # re-exported
+from workflows.config.backends import DeployBackend, Section, owner_slash_name
+from workflows.config.hooks import Hooks
 from workflows.config.oncall import OnCall
+from workflows.config.severities import SEVERITIES as SEVERITIES  # re-exported
+from workflows.config.severities import NotifyDeploys, Severities
+from workflows.config.severities import SeverityName as SeverityName  # re-exported
+from workflows.config.severities import SeverityPolicy as SeverityPolicy  # re-exported
 from workflows.config.sources import Source
 from workflows.config.trackers import AfterIncidents
 from workflows.config.types import (
@@ -39,7 +41,6 @@ from workflows.config.types import (
 from workflows.errors import NotFound
 
 _BLOCK_DEPLOYS_BY_DEFAULT: tuple[SeverityName, ...] = ("SEV1", "SEV2")
-_DEFAULT_UPDATE_EVERY = {"SEV1": "15m", "SEV2": "30m", "SEV3": "2h", "SEV4": "1d"}
 
 
 class User(Section):
@@ -144,37 +145,26 @@ class Service(Section):
     source: Source | None = Field(
         default=None, description="Where the code is: deploys show the commits they ship."
     )
-
-
-class SeverityPolicy(Section):
-    """Who is paged into an incident of this severity and how often it wants an update."""
-
-    responders: list[str] = Field(default_factory=list, description="Group names or user ids.")
-    oncall: list[str] = Field(
-        default_factory=list, description="On-call schedules whose people are invited too."
+    channel: str | None = Field(
+        default=None,
+        description="CI failures, releases and external deploys; default alerts_channel, "
+        "then the deploys channel.",
     )
-    update_every: Duration
+    repository: str | None = Field(
+        default=None, description="GitHub owner/name whose events are this service's."
+    )
+    argocd_applications: dict[str, str] = Field(
+        default_factory=dict, description="Argo CD application -> environment."
+    )
 
-
-class Severities(Section):
-    """Settings for each of the four severities; the ones left out keep their defaults."""
-
-    SEV1: SeverityPolicy = SeverityPolicy(update_every=timedelta(minutes=15))
-    SEV2: SeverityPolicy = SeverityPolicy(update_every=timedelta(minutes=30))
-    SEV3: SeverityPolicy = SeverityPolicy(update_every=timedelta(hours=2))
-    SEV4: SeverityPolicy = SeverityPolicy(update_every=timedelta(days=1))
-
-    @model_validator(mode="before")
+    @field_validator("repository")
     @classmethod
-    def _default_update_every(cls, data: Any) -> Any:
-        # A severity given without update_every keeps its own default, not a generic one.
-        if not isinstance(data, dict):
-            return data
-        filled = dict(data)
-        for name, policy in data.items():
-            if isinstance(policy, dict) and name in _DEFAULT_UPDATE_EVERY:
-                filled[name] = {"update_every": _DEFAULT_UPDATE_EVERY[name], **policy}
-        return filled
+    def _owner_slash_name(cls, value: str | None) -> str | None:
+        return None if value is None else owner_slash_name(value)
+
+    def github_repository(self) -> str | None:
+        """The repository mapped to this service: ``repository``, else ``source.github``."""
+        return self.repository or getattr(self.source, "github", None)
 
 
 class Incidents(AfterIncidents):
@@ -314,6 +304,7 @@ class ShipbotConfig(Section):
     reports: list[Report] = Field(default_factory=list)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     oncall: OnCall = Field(default_factory=OnCall)
+    hooks: Hooks = Field(default_factory=Hooks)
 
     @field_validator("reports")
     @classmethod

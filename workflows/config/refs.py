@@ -86,6 +86,9 @@ def _check_services(refs: _Refs) -> None:
     for name, service in refs.config.services.items():
         path = f"services.{name}"
         refs.channel(f"{path}.alerts_channel", service.alerts_channel)
+        refs.channel(f"{path}.channel", service.channel)
+        for app, env_name in service.argocd_applications.items():
+            refs.environment(f"{path}.argocd_applications.{app}", env_name)
         for index, env_name in enumerate(service.environments or []):
             refs.environment(f"{path}.environments.{index}", env_name)
 

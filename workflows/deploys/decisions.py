@@ -11,6 +11,7 @@ from workflows.deploys import queries
 from workflows.deploys import views as deploy_views
 from workflows.deploys.directory import is_member
 from workflows.deploys.models import (
+    SHIPBOT_SOURCE,
     ApprovalDecision,
     Deploy,
     DeployApproval,
@@ -194,6 +195,10 @@ def cancel(
     """Cancel a deploy that has not started, or ask a running one's backend to stop."""
     claim(session, ports, delivery_key)
     deploy = locked_deploy(session=session, deploy_id=deploy_id)
+    if deploy.source != SHIPBOT_SOURCE:
+        raise Conflict(
+            f"Deploy #{deploy_id} was made by {deploy.source}; shipbot cannot cancel it."
+        )
     if not may_manage(ports=ports, deploy=deploy, user=user):
         raise PermissionDenied(
             f"Only whoever asked for deploy #{deploy_id}, its approvers or the "

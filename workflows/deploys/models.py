@@ -57,9 +57,15 @@ class DeployKind(StrEnum):
     auto_rollback = "auto_rollback"  # started by shipbot after a failed health check
 
 
+SHIPBOT_SOURCE = "shipbot"
+"""``Deploy.source`` of a deploy shipbot ran; anything else (``github``, ``argocd``) was
+recorded from outside: never started, polled, cancelled or recovered by shipbot."""
+
+
 class Deploy(SQLModel, table=True):
     __tablename__ = "deploys"
     __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_deploys_external"),
         Index("ix_deploys_service_env_requested", "service", "environment", "requested_at"),
         Index("ix_deploys_requested_at", "requested_at"),
         Index("ix_deploys_finished_at", "finished_at"),
@@ -103,6 +109,13 @@ class Deploy(SQLModel, table=True):
     # What the deploy ships (commits since the running version), from the service's
     # ``source``; computed by a job after the request, so it never delays the ack.
     changes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Who ran it: "shipbot", or the outside system that did (recorded by a hook or import).
+    source: str = Field(
+        default=SHIPBOT_SOURCE,
+        sa_column=Column(Text, nullable=False, default=SHIPBOT_SOURCE, server_default="shipbot"),
+    )
+    # The outside system's id of it (unique per source); NULL for shipbot's own.
+    external_id: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class ApprovalDecision(StrEnum):

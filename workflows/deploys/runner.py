@@ -32,7 +32,7 @@ from workflows.backends.base import (
 from workflows.changes.github_deployments import enqueue_status
 from workflows.deploys import queries
 from workflows.deploys import views as deploy_views
-from workflows.deploys.models import Deploy, DeployKind, DeployState
+from workflows.deploys.models import SHIPBOT_SOURCE, Deploy, DeployKind, DeployState
 from workflows.deploys.recovery import find_started_run
 from workflows.deploys.requests import DeployAsk, Ports, request_deploy
 from workflows.deploys.transitions import locked_deploy, transition
@@ -78,8 +78,8 @@ class DeployRunner:
         deploy_id = int(context.job.payload["deploy_id"])
         with self.database.transaction() as session:
             deploy = queries.get_deploy(session=session, deploy_id=deploy_id)
-            if deploy is None:
-                return
+            if deploy is None or deploy.source != SHIPBOT_SOURCE:
+                return  # an external deploy is history: never started, polled or recovered
             session.expunge(deploy)
         if deploy.state == DeployState.approved:
             self._start(deploy)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from workflows.clock import Clock
-from workflows.deploys.models import Deploy, DeployState
+from workflows.deploys.models import SHIPBOT_SOURCE, Deploy, DeployState
+from workflows.external.views import external_deploy_view
 from workflows.incidents import watch
 from workflows.store.models import SlackMessage
 from workflows.views import request_render
@@ -50,6 +51,15 @@ def show(
     """Re-render every message of ``deploy``. ``approvers`` get a DM the first time an
     approval is requested; after that their DMs are updated like the rest."""
     assert deploy.id is not None
+    if deploy.source != SHIPBOT_SOURCE:  # an outside deploy has its own message, no card
+        if deploy.channel:
+            request_render(
+                session=session,
+                clock=clock,
+                view_key=external_deploy_view(deploy.id),
+                channel=deploy.channel,
+            )
+        return
     request_render(
         session=session, clock=clock, view_key=deploy_view(deploy.id), channel=deploy.channel
     )

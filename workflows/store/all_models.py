@@ -2,6 +2,7 @@
 
 import workflows.alerts.models
 import workflows.deploys.models
+import workflows.external.models
 import workflows.incidents.models
 import workflows.oncall.models
 import workflows.reports.models
