@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from workflows import audit
@@ -15,6 +14,7 @@ from workflows.config import ShipbotConfig
 from workflows.external.common import service_channel, show_in_channels
 from workflows.external.models import CiState, CiWorkflow
 from workflows.external.views import ci_view
+from workflows.store.upsert import insert_or_ignore
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,9 @@ def _row(session: Session, run: WorkflowRun) -> CiWorkflow | None:
 def _first_failure(
     session: Session, clock: Clock, config: ShipbotConfig, run: WorkflowRun
 ) -> CiWorkflow:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = clock.now()
     session.execute(
-        insert(CiWorkflow)
+        insert_or_ignore(session, CiWorkflow, key=["repository", "workflow", "branch"])
         .values(
             service=run.service,
             repository=run.repository,
@@ -71,7 +70,6 @@ def _first_failure(
             failed_at=now,
             updated_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["repository", "workflow", "branch"])
     )
     row = _row(session, run)
     assert row is not None

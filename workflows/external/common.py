@@ -9,14 +9,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from workflows import boundary
 from workflows.alerts.auth import hmac_hex
 from workflows.alerts.model import BadPayload, UnknownSource
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
-from workflows.incidents.models import Incident, IncidentStatus
+from workflows.incidents.watch import open_incidents_for_service
 from workflows.views import request_render
 
 MAX_FIELD = 500  # characters kept of any text an outside system sends
@@ -57,20 +57,6 @@ def service_channel(config: ShipbotConfig, service: str) -> str | None:
     return config.channels.get("deploys")
 
 
-# lead: fold into workflows.incidents.watch at merge
-def open_incident_channels(*, session: Session, service: str) -> list[tuple[int, str]]:
-    """``(incident id, channel id)`` of every open incident on ``service`` that has a
-    channel, oldest first."""
-    rows = session.exec(
-        select(Incident.id, Incident.channel_id)
-        .where(col(Incident.service) == service)
-        .where(col(Incident.status) != IncidentStatus.resolved)
-        .where(col(Incident.channel_id).is_not(None))
-        .order_by(col(Incident.id))
-    )
-    return [(int(i), str(c)) for i, c in rows if i is not None and c]
-
-
 def show_in_channels(
     *,
     session: Session,
@@ -83,10 +69,11 @@ def show_in_channels(
     incident's channel on ``service`` (view ``view_key(incident id)``)."""
     if channel:
         request_render(session=session, clock=clock, view_key=view_key(None), channel=channel)
-    for incident_id, incident_channel in open_incident_channels(session=session, service=service):
-        request_render(
-            session=session, clock=clock, view_key=view_key(incident_id), channel=incident_channel
-        )
+    for incident in open_incidents_for_service(session=session, service=service):
+        if incident.id is None or not incident.channel_id:
+            continue  # no channel yet: the message would have nowhere to go
+        key = view_key(incident.id)
+        request_render(session=session, clock=clock, view_key=key, channel=incident.channel_id)
 
 
 def text(payload: Any, *path: str, default: str = "") -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from workflows import audit
@@ -21,6 +20,7 @@ from workflows.config import ShipbotConfig
 from workflows.deploys.models import SHIPBOT_SOURCE, TERMINAL_STATES, Deploy, DeployState
 from workflows.external.common import service_channel, show_in_channels
 from workflows.external.views import external_deploy_view
+from workflows.store.upsert import insert_or_ignore
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,14 @@ class ExternalDeploy:
     commit_at: datetime | None = None
 
 
+_EXTERNAL_KEY = ("source", "external_id")  # unique: one row per deploy outside shipbot
+
+
 @dataclass(frozen=True)
 class Recorded:
     deploy_id: int
     created: bool
     changed: bool
-
-
-def _insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
-    return postgresql.Insert if session.get_bind().dialect.name == "postgresql" else sqlite.Insert
 
 
 def find_external(
@@ -114,9 +113,8 @@ def store_external(
     ``(source, external_id)`` by the unique constraint, across replicas. No messages."""
     now = clock.now()
     statement = (
-        _insert(session)(Deploy)
+        insert_or_ignore(session, Deploy, key=_EXTERNAL_KEY)
         .values(**_values(event, config, now))
-        .on_conflict_do_nothing(index_elements=["source", "external_id"])
         .returning(col(Deploy.id))
     )
     inserted = session.execute(statement).first()
@@ -145,9 +143,8 @@ def insert_new(
         return 0
     now = clock.now()
     statement = (
-        _insert(session)(Deploy)
+        insert_or_ignore(session, Deploy, key=_EXTERNAL_KEY)
         .values([_values(event, config, now) for event in events])
-        .on_conflict_do_nothing(index_elements=["source", "external_id"])
         .returning(col(Deploy.id))
     )
     return len(session.execute(statement).all())

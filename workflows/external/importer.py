@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from workflows import audit
@@ -24,6 +23,7 @@ from workflows.external.deploys import insert_new, known_ids
 from workflows.external.history import HistorySource, Page
 from workflows.external.models import ImportCheckpoint
 from workflows.store.db import Database
+from workflows.store.upsert import insert_or_ignore
 
 Progress = Callable[[int, int | None, int], None]
 """(pages done, pages in all if known, deploys imported so far)."""
@@ -62,9 +62,8 @@ def _start(database: Database, clock: Clock, source: str, service: str, since: d
     """The cursor to begin at: the checkpoint's when an unfinished import of the same
     ``since`` left one, else the first page (and a fresh checkpoint)."""
     with database.transaction() as session:
-        insert = postgresql.insert if database.is_postgres else sqlite.insert
         session.execute(
-            insert(ImportCheckpoint)
+            insert_or_ignore(session, ImportCheckpoint, key=["source", "service"])
             .values(
                 source=source,
                 service=service,
@@ -74,7 +73,6 @@ def _start(database: Database, clock: Clock, source: str, service: str, since: d
                 done=True,
                 updated_at=clock.now(),
             )
-            .on_conflict_do_nothing(index_elements=["source", "service"])
         )
         row = get_checkpoint(session=session, source=source, service=service)
         assert row is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from workflows import audit
@@ -15,6 +14,7 @@ from workflows.config import ShipbotConfig
 from workflows.external.common import required, service_channel, text, timestamp
 from workflows.external.models import ExternalRelease
 from workflows.external.views import release_view
+from workflows.store.upsert import insert_or_ignore
 from workflows.views import request_render
 
 
@@ -36,9 +36,8 @@ def announce(
     if not isinstance(release, Mapping):
         raise BadPayload("release is missing")
     channel = service_channel(config, service) or ""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(ExternalRelease)
+        insert_or_ignore(session, ExternalRelease, key=["repository", "release_id"])
         .values(
             service=service,
             repository=repository,
@@ -51,7 +50,6 @@ def announce(
             channel=channel,
             published_at=timestamp(text(release, "published_at")) or clock.now(),
         )
-        .on_conflict_do_nothing(index_elements=["repository", "release_id"])
         .returning(col(ExternalRelease.id))
     )
     inserted = session.execute(statement).first()

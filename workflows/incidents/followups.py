@@ -16,7 +16,6 @@ import re
 from collections.abc import Callable
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from workflows import audit
@@ -32,6 +31,7 @@ from workflows.incidents.reminders import SYSTEM_ACTOR
 from workflows.incidents.trackers import Ticket, Tracker, TrackerError
 from workflows.jobs import JobContext, PermanentJobError, enqueue
 from workflows.redact import redact_text
+from workflows.store.upsert import insert_or_ignore
 
 MAX_ITEM = 250
 MAX_ITEMS = 20
@@ -119,8 +119,6 @@ def _store(
 ) -> FollowUp | None:
     """Insert one item unless its digest is stored already; the new row, or None."""
     digest = _digest(text)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = {
         "incident_id": incident.id,
         "text": text,
@@ -129,8 +127,7 @@ def _store(
         "added_at": clock.now(),
         "state": "pending",
     }
-    statement = insert(FollowUp).values(**values)
-    statement = statement.on_conflict_do_nothing(index_elements=["incident_id", "digest"])
+    statement = insert_or_ignore(session, FollowUp, key=["incident_id", "digest"]).values(**values)
     new_id = session.exec(statement.returning(col(FollowUp.id))).scalar()
     return session.get(FollowUp, new_id) if new_id is not None else None
 

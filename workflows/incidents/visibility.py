@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from workflows.clock import Clock
@@ -27,6 +26,7 @@ from workflows.deploys.directory import Directory
 from workflows.incidents.models import Incident, IncidentMember
 from workflows.incidents.permissions import managers
 from workflows.permissions import admitted
+from workflows.store.upsert import insert_or_ignore
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,8 @@ def add_members(
     ]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(IncidentMember).values(rows)
-    session.exec(statement.on_conflict_do_nothing(index_elements=["incident_id", "user_id"]))
+    statement = insert_or_ignore(session, IncidentMember, key=["incident_id", "user_id"])
+    session.exec(statement.values(rows))
 
 
 def is_manager(*, viewer: Viewer) -> bool:
