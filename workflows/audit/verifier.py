@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 
 from sqlalchemy import Engine, func
 from sqlalchemy import select as sa_select
@@ -19,11 +17,11 @@ from workflows.audit.ranges import (
     Problem,
     RangeResult,
     check_range,
-    check_range_at,
     describe,
     missing,
     relinked,
 )
+from workflows.audit.workers import run as run_in_workers
 from workflows.errors import AuditChainBroken
 
 # Below this many entries one process is quicker than starting others.
@@ -88,10 +86,9 @@ def _check_ranges(
 ) -> Sequence[RangeResult]:
     target = _worker_target(session) if workers > 1 and len(ranges) > 1 else None
     if target is not None:
-        # spawn, not fork: the caller may be a threaded server (the checkpoint report).
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            lows, highs = [lo for lo, _ in ranges], [hi for _, hi in ranges]
-            return list(pool.map(check_range_at, [target] * len(ranges), lows, highs))
+        # Processes of their own, not forks: the caller may be a threaded server (the
+        # checkpoint report); see ``workers`` for why not ``multiprocessing``.
+        return run_in_workers(target, ranges, min(workers, len(ranges)))
     dialect = session.get_bind().dialect.name
     cursor = session.connection().connection.cursor()
     try:
