@@ -209,7 +209,6 @@ LONG_FUNCTIONS_TODAY = {
     "workflows/incidents/declare.py::declare",
     "workflows/reports/claims.py::claim_run",
     "workflows/reports/deploy_digest.py::compute",
-    "workflows/reports/dora.py::compute",
     "workflows/reports/incident_summary.py::compute",
 }
 
