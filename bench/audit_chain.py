@@ -37,7 +37,7 @@ from sqlalchemy import text
 from workflows import audit
 from workflows.audit.chain import ENTRIES, HEAD
 from workflows.audit.ranges import BATCH_ROWS, stored_rows
-from workflows.audit.verify import default_workers
+from workflows.audit.verifier import default_workers
 from workflows.clock import SystemClock
 from workflows.store.db import Database
 from workflows.store.scratch import scratch_postgres

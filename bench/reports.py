@@ -15,7 +15,6 @@ set (in a schema of its own, dropped afterwards).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Table, event, text
 
-from workflows.audit import GENESIS_HASH, entry_hash
+from workflows.audit import GENESIS_HASH, canonical_json, entry_hash
 from workflows.config import ShipbotConfig, parse_config
 from workflows.deploys.models import Deploy, DeployApproval
 from workflows.incidents.models import Incident
@@ -174,7 +173,9 @@ def audit_chain(count: int) -> tuple[list[dict[str, Any]], tuple[int, str]]:
         rows.append(
             {
                 **fields,
-                "params": json.dumps(fields["params"]),
+                # As ``audit.record`` stores them since 0.3: canonical text, which verify
+                # (and so the audit_checkpoint report) hashes without re-encoding.
+                "params": canonical_json(fields["params"]),
                 "prev_hash": previous,
                 "hash": digest,
             }

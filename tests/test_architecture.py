@@ -203,28 +203,10 @@ def test_the_function_length_check_counts_from_def_to_last_line() -> None:
     assert long_functions_in(source, "m.py") == {"m.py::A.long": MAX_FUNCTION_LINES + 1}
 
 
-LONG_MODULES_TODAY: set[str] = set()  # workflows/audit.py became the audit/ package
-LONG_FUNCTIONS_TODAY = {
-    "workflows/reports/dora.py::compute",
-}
-
-
 def test_no_module_is_over_the_limit() -> None:
     assert long_modules() == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=f"over {MAX_FUNCTION_LINES} lines: {', '.join(sorted(LONG_FUNCTIONS_TODAY))}",
-)
 def test_no_function_is_over_the_limit() -> None:
+    """Every function fits on a screen; the last offenders were split in 0.3.0."""
     assert long_functions() == {}
-
-
-def test_no_new_module_or_function_is_over_the_limit() -> None:
-    """Until the two xfails above pass: the offenders shrink, never grow (a function that
-    moves to another module counts as new: update the list in the same change)."""
-    assert set(long_modules()) - LONG_MODULES_TODAY == set()
-    assert max(long_modules().values(), default=0) <= 450  # this check's limit until 0.3.0
-    assert set(long_functions()) - LONG_FUNCTIONS_TODAY == set()

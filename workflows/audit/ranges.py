@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from workflows.audit.chain import canonical_json, format_timestamp, hashed_text
+from workflows.audit.canon import canonical_json, format_timestamp, hashed_text
 
 BATCH_ROWS = 20_000
 
@@ -227,15 +227,23 @@ def check_range(cursor: Cursor, *, dialect: str, lo: int, hi: int) -> RangeResul
     return RangeResult(first_seq, first_prev, prev_seq, prev_hash, prev_seq - first_seq + 1)
 
 
-def check_range_at(url: str, lo: int, hi: int) -> RangeResult:
-    """``check_range`` over a connection of its own (in a worker process)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
+def check_range_at(target: tuple[str, str], lo: int, hi: int) -> RangeResult:
+    """``check_range`` over a connection of its own (in a worker process). ``target`` is
+    ``(dialect, dsn)``: a SQLite file path or a libpq connection string. The driver is
+    used directly: a worker imports this module, ``canon`` and the driver, nothing more."""
+    dialect, dsn = target
+    connection: Any
+    if dialect == "sqlite":
+        import sqlite3
 
-    engine = create_engine(url, poolclass=NullPool)
-    connection = engine.raw_connection()
+        connection = sqlite3.connect(dsn)
+    elif dialect == "postgresql":
+        import psycopg
+
+        connection = psycopg.connect(dsn)
+    else:
+        raise ValueError(f"the audit log supports SQLite and PostgreSQL, not {dialect}")
     try:
-        return check_range(connection.cursor(), dialect=engine.dialect.name, lo=lo, hi=hi)
+        return check_range(connection.cursor(), dialect=dialect, lo=lo, hi=hi)
     finally:
         connection.close()
-        engine.dispose()

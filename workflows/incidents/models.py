@@ -32,6 +32,8 @@ class Incident(SQLModel, table=True):
     __table_args__ = (
         Index("ix_incidents_service_status", "service", "status"),
         Index("ix_incidents_declared_at", "declared_at"),
+        # The DORA report: was an incident declared on this service soon after a deploy?
+        Index("ix_incidents_service_declared", "service", "declared_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

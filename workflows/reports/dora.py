@@ -19,11 +19,12 @@ Definitions (docs/reports.md):
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from workflows.config import ShipbotConfig
@@ -86,32 +87,21 @@ def _counted(values: dict[Any, Any]) -> Counted:
     )
 
 
-def compute(*, session: Session, config: ShipbotConfig, window: Window) -> Dora:
-    """DORA figures for ``window`` (7 local days) against the 7 local days before it."""
-    dialect = dialect_of(session)
-    current = window
-    previous = window_before(current.start, days=PERIOD_DAYS, timezone=current.timezone)
-    production = production_environment(config)
-    bounds = day_boundaries(previous)[:-1] + day_boundaries(current)
-    labels = [f"{start.astimezone(current.zoneinfo):%a}" for start in day_boundaries(current)[:-1]]
-
+def _per_day(session: Session, counted: ColumnElement[bool], bounds: list[datetime]) -> list[int]:
+    """Production deploys per local day slot between ``bounds`` (one GROUP BY)."""
     finished_at = col(Deploy.finished_at)
-    counted = and_(
-        col(Deploy.environment) == (production or ""),
-        col(Deploy.kind) == DeployKind.deploy.value,
-        col(Deploy.state).in_(SUCCEEDED),
-        finished_at >= previous.start,
-        finished_at < current.end,
-    )
     slot = case(
         *((finished_at < bound, literal(index)) for index, bound in enumerate(bounds[1:-1])),
         else_=literal(len(bounds) - 2),
     )
     per_slot = dict(session.execute(select(slot, func.count()).where(counted).group_by(slot)).all())
-    slots = [int(per_slot.get(index, 0)) for index in range(len(bounds) - 1)]
-    days = len(day_boundaries(current)) - 1
+    return [int(per_slot.get(index, 0)) for index in range(len(bounds) - 1)]
 
-    period = _period(finished_at, current)
+
+def _failed(dialect: str, previous: Window, current: Window) -> ColumnElement[bool]:
+    """A production deploy counts as failed: rolled back, or an incident on its service
+    within ``INCIDENT_WINDOW`` after it finished (and before the report ran)."""
+    finished_at = col(Deploy.finished_at)
     rollback = aliased(Deploy)
     rolled_back_ids = select(col(rollback.rollback_of)).where(
         col(rollback.rollback_of).is_not(None),
@@ -124,11 +114,17 @@ def compute(*, session: Session, config: ShipbotConfig, window: Window) -> Dora:
         col(Incident.declared_at) < plus(dialect, finished_at, INCIDENT_WINDOW),
         col(Incident.declared_at) < current.end,
     )
-    failed = or_(
+    return or_(
         col(Deploy.state) == DeployState.rolled_back.value,
         col(Deploy.id).in_(rolled_back_ids),
         incident_after,
     )
+
+
+def _deploy_figures(
+    session: Session, counted: ColumnElement[bool], failed: ColumnElement[bool], period: Any
+) -> dict[str, Counted]:
+    """Per period: deploys, those with a known commit time, and failed ones (one query)."""
     rows = session.execute(
         select(
             period.label("period"),
@@ -139,13 +135,17 @@ def compute(*, session: Session, config: ShipbotConfig, window: Window) -> Dora:
         .where(counted)
         .group_by(period)
     ).all()
-    lead = medians(
-        session,
-        seconds_between(dialect, finished_at, col(Deploy.commit_at)),
-        where=[counted, col(Deploy.commit_at).is_not(None)],
-        group=period,
-    )
+    return {
+        "deploys": _counted({row.period: row.deploys for row in rows}),
+        "with_commit": _counted({row.period: row.with_commit for row in rows}),
+        "failed": _counted({row.period: row.failed for row in rows}),
+    }
 
+
+def _restore(
+    session: Session, dialect: str, previous: Window, current: Window
+) -> tuple[Pair, Counted]:
+    """The median time to restore and the number of incidents resolved, per period."""
     resolved_at = col(Incident.resolved_at)
     resolved = and_(resolved_at >= previous.start, resolved_at < current.end)
     incident_period = _period(resolved_at, current)
@@ -160,17 +160,47 @@ def compute(*, session: Session, config: ShipbotConfig, window: Window) -> Dora:
             select(incident_period, func.count()).where(resolved).group_by(incident_period)
         ).all()
     )
+    return _pair(restore), _counted(restored)
+
+
+def compute(*, session: Session, config: ShipbotConfig, window: Window) -> Dora:
+    """DORA figures for ``window`` (7 local days) against the 7 local days before it."""
+    dialect = dialect_of(session)
+    current = window
+    previous = window_before(current.start, days=PERIOD_DAYS, timezone=current.timezone)
+    production = production_environment(config)
+    finished_at = col(Deploy.finished_at)
+    counted = and_(
+        col(Deploy.environment) == (production or ""),
+        col(Deploy.kind) == DeployKind.deploy.value,
+        col(Deploy.state).in_(SUCCEEDED),
+        finished_at >= previous.start,
+        finished_at < current.end,
+    )
+    slots = _per_day(session, counted, day_boundaries(previous)[:-1] + day_boundaries(current))
+    days = len(day_boundaries(current)) - 1
+    period = _period(finished_at, current)
+    figures = _deploy_figures(session, counted, _failed(dialect, previous, current), period)
+    lead = medians(
+        session,
+        seconds_between(dialect, finished_at, col(Deploy.commit_at)),
+        where=[counted, col(Deploy.commit_at).is_not(None)],
+        group=period,
+    )
+    restore, restored = _restore(session, dialect, previous, current)
     return Dora(
         window=current.as_json(),
         previous_window=previous.as_json(),
         production=production,
-        deploys=_counted({row.period: row.deploys for row in rows}),
-        per_day_labels=labels,
+        deploys=figures["deploys"],
+        per_day_labels=[
+            f"{start.astimezone(current.zoneinfo):%a}" for start in day_boundaries(current)[:-1]
+        ],
         per_day_current=slots[len(slots) - days :],
         per_day_previous=slots[: len(slots) - days],
         lead_time_seconds=_pair(lead),
-        lead_time_samples=_counted({row.period: row.with_commit for row in rows}),
-        failed_deploys=_counted({row.period: row.failed for row in rows}),
-        restore_seconds=_pair(restore),
-        restored_incidents=_counted(restored),
+        lead_time_samples=figures["with_commit"],
+        failed_deploys=figures["failed"],
+        restore_seconds=restore,
+        restored_incidents=restored,
     )

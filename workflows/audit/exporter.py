@@ -13,13 +13,8 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
-from workflows.audit.chain import (
-    ENTRIES,
-    EXPORT_FIELDS,
-    HASHED_FIELDS,
-    canonical_json,
-    format_timestamp,
-)
+from workflows.audit.canon import HASHED_FIELDS, canonical_json, format_timestamp
+from workflows.audit.chain import ENTRIES, EXPORT_FIELDS
 
 _BATCH = 1000
 _table = ENTRIES

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 
 from sqlalchemy import Engine, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
-from workflows.audit.chain import ENTRIES, GENESIS_HASH, HEAD
+from workflows.audit.canon import GENESIS_HASH
+from workflows.audit.chain import ENTRIES, HEAD
 from workflows.audit.ranges import (
     Problem,
     RangeResult,
     check_range,
-    check_range_at,
     describe,
     missing,
     relinked,
 )
+from workflows.audit.workers import run as run_in_workers
 from workflows.errors import AuditChainBroken
 
 # Below this many entries one process is quicker than starting others.
@@ -69,25 +68,27 @@ def _ranges(lo: int, hi: int, size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size - 1, hi)) for start in range(lo, hi + 1, size)]
 
 
-def _worker_url(session: Session) -> str | None:
-    """The URL a worker process connects with, or None where only this connection can see
-    the rows (SQLite in memory)."""
+def _worker_target(session: Session) -> tuple[str, str] | None:
+    """``(dialect, dsn)`` a worker process connects with (``check_range_at``), or None where
+    only this connection can see the rows (SQLite in memory)."""
     bind = session.get_bind()
     url = bind.url if isinstance(bind, Engine) else bind.engine.url
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-        return None
-    return url.render_as_string(hide_password=False)
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return None
+        return "sqlite", url.database
+    # The driver's own connection string: the URL without SQLAlchemy's "+driver".
+    return "postgresql", url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _check_ranges(
     session: Session, ranges: list[tuple[int, int]], workers: int
 ) -> Sequence[RangeResult]:
-    url = _worker_url(session) if workers > 1 and len(ranges) > 1 else None
-    if url is not None:
-        # spawn, not fork: the caller may be a threaded server (the checkpoint report).
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            lows, highs = [lo for lo, _ in ranges], [hi for _, hi in ranges]
-            return list(pool.map(check_range_at, [url] * len(ranges), lows, highs))
+    target = _worker_target(session) if workers > 1 and len(ranges) > 1 else None
+    if target is not None:
+        # Processes of their own, not forks: the caller may be a threaded server (the
+        # checkpoint report); see ``workers`` for why not ``multiprocessing``.
+        return run_in_workers(target, ranges, min(workers, len(ranges)))
     dialect = session.get_bind().dialect.name
     cursor = session.connection().connection.cursor()
     try:
