@@ -61,7 +61,7 @@ def handle_error(
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
     if kind == "view_submission":
         return BoltResponse(status=200, body=_error_modal(text))
-    if kind == "block_actions":
+    if kind in ("block_actions", "message_action", "shortcut"):
         _tell_clicker(body, client, respond, text)
     return BoltResponse(status=200, body="")
 

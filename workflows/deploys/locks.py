@@ -14,6 +14,7 @@ from workflows.deploys.models import ALL_SERVICES, DeployLock
 from workflows.deploys.policy import resolve_target
 from workflows.deploys.requests import Ports, claim
 from workflows.errors import Conflict, NotFound, UserError
+from workflows.home.refresh import homes_changed
 
 
 class AlreadyLocked(Conflict):
@@ -85,6 +86,7 @@ def lock(
             locked_by=existing.locked_by,
             reason=existing.reason,
         ) from None
+    homes_changed(session=session, clock=ports.clock)  # before the audit head is locked
     audit.record(
         session=session,
         clock=ports.clock,
@@ -117,6 +119,7 @@ def unlock(
     result = session.exec(delete(DeployLock).where(col(DeployLock.id) == existing.id))
     if result.rowcount == 0:
         raise Conflict(f"{_scope(environment, service)} changed meanwhile.", hint="Try again.")
+    homes_changed(session=session, clock=ports.clock)  # before the audit head is locked
     audit.record(
         session=session,
         clock=ports.clock,

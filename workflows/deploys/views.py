@@ -6,6 +6,7 @@ from sqlmodel import Session, col, select
 
 from workflows.clock import Clock
 from workflows.deploys.models import Deploy, DeployState
+from workflows.home.refresh import deploy_scope, homes_changed
 from workflows.store.models import SlackMessage
 from workflows.views import request_render
 
@@ -52,6 +53,7 @@ def show(
     request_render(
         session=session, clock=clock, view_key=deploy_view(deploy.id), channel=deploy.channel
     )
+    homes_changed(session=session, clock=clock, scope=deploy_scope(deploy.id))
     if deploy.approvals_required == 0:
         return
     request_render(

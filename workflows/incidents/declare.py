@@ -19,6 +19,7 @@ from workflows.config.types import is_user_id
 from workflows.delivery import claim_delivery
 from workflows.deploys.directory import Directory, NoDirectory
 from workflows.errors import NotFound, UserError
+from workflows.home.refresh import homes_changed
 from workflows.incidents import effects
 from workflows.incidents.errors import EmptyText
 from workflows.incidents.models import Incident, IncidentStatus
@@ -98,6 +99,7 @@ def declare(
     )
     effects.announce(session=session, clock=clock, config=config, event=event)
     schedule_reminder(session=session, clock=clock, config=config, incident=incident)
+    homes_changed(session=session, clock=clock)
     # Last: on PostgreSQL the entry locks the chain's single head row until commit, so
     # every other write of this transaction happens before, not while others wait.
     audit.record(
@@ -170,6 +172,7 @@ def channel_ready(
     )
     for event in timeline(session=session, incident_id=incident_id, kinds={"declared"}):
         effects.announce(session=session, clock=clock, config=config, event=event)
+    homes_changed(session=session, clock=clock)
     return True
 
 
