@@ -45,7 +45,6 @@ def _cite(deps: Deps, *, actor: str, incident_id: int, message: CitedMessage, ke
     event: IncidentEvent = change(
         deps,
         cite_message,
-        clock=deps.clock,
         incident_id=incident_id,
         actor=actor,
         message=message,

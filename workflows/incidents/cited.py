@@ -46,8 +46,10 @@ def cite_message(
     actor: str,
     message: CitedMessage,
     delivery_key: str = "",
+    channel: str | None = None,
 ) -> IncidentEvent:
-    """Add ``message`` to the incident's timeline; ``Conflict`` if it is there already."""
+    """Add ``message`` to the incident's timeline; ``Conflict`` if it is there already.
+    ``channel`` is where the shortcut was used (the audit entry's)."""
     if delivery_key:
         claim_delivery(session=session, clock=clock, key=delivery_key, source="slack")
     require_incident(session=session, incident_id=incident_id)
@@ -79,7 +81,7 @@ def cite_message(
         action="incident.message_added",
         target=f"incident:{incident_id}",
         params={**data, "event_id": event.id},
-        channel=message.channel,
+        channel=channel or message.channel,
     )
     return event
 

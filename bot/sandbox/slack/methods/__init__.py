@@ -3,7 +3,7 @@ knows to its implementation (``base`` holds what they share: arguments, errors, 
 
 from __future__ import annotations
 
-from bot.sandbox.slack.methods import apps, chat, conversations, views_files
+from bot.sandbox.slack.methods import apps, chat, conversations, home, views_files
 from bot.sandbox.slack.methods.base import (
     ApiError,
     Args,
@@ -18,6 +18,7 @@ METHODS: dict[str, Method] = {
     **conversations.METHODS,
     **views_files.METHODS,
     **apps.METHODS,
+    **home.METHODS,
 }
 APP_TOKEN_METHODS = apps.APP_TOKEN_METHODS
 
