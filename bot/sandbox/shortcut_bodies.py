@@ -80,9 +80,15 @@ def home_click_body(
     action_id: str,
     value: str,
     action_ts: str | None = None,
+    trigger_id: str | None = None,
 ) -> bytes:
     """A click on a button of ``user_id``'s published Home ``view`` (no channel, no
     response_url: Slack sends neither for a Home)."""
     return block_actions_body(
-        user_id=user_id, action_id=action_id, value=value, action_ts=action_ts, view=view
+        user_id=user_id,
+        action_id=action_id,
+        value=value,
+        action_ts=action_ts,
+        trigger_id=trigger_id,
+        view=view,
     )
