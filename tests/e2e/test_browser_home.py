@@ -24,7 +24,7 @@ def _open_home(screen: Screen, user: str) -> Any:
     return screen.page.locator(".home-view")
 
 
-def test_approve_from_home(page: Any) -> None:
+def test_approve_from_home(page: Any) -> None:  # noqa: F811 (the imported fixture)
     from playwright.sync_api import expect
 
     screen = Screen(page, "home")
@@ -62,7 +62,7 @@ def test_approve_from_home(page: Any) -> None:
     screen.shot("alice-home")
 
 
-def test_declare_and_add_a_message_to_the_timeline(page: Any) -> None:
+def test_declare_and_add_a_message_to_the_timeline(page: Any) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     screen = Screen(page, "shortcuts")

@@ -29,9 +29,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot.sandbox.web import surfaces
 from bot.sandbox.web.alert_example import AlertStatus, alertmanager_payload, curl_command
 from bot.sandbox.web.frontend import SandboxError, SlackFrontend
-from bot.sandbox.web import surfaces
 from bot.sandbox.web.page_state import is_text_file, page_state
 
 STATIC = Path(__file__).resolve().parent / "static"
