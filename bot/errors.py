@@ -88,5 +88,8 @@ def _tell_clicker(body: dict[str, Any], client: WebClient, respond: Any, text: s
         user = (body.get("user") or {}).get("id")
         if channel and user:
             client.chat_postEphemeral(channel=channel, user=user, text=text)
+        elif user and (body.get("view") or {}).get("type") == "home":
+            # A click on the App Home has neither: the app's DM with them is where they are.
+            client.chat_postMessage(channel=user, text=text)
     except Exception:  # the original error is what matters; this one is only logged
         log.exception("could not tell the user about an error")

@@ -99,6 +99,13 @@ def test_bob_approves_from_home_and_every_home_loses_the_buttons(
         )
         assert clicked.status_code == 200
     assert sorted(_approvals(bot)) == ["U0BOB", "U0ERIN"]
+    # A click on a Home that was stale (another click, not a retry) is refused in his DM.
+    bot.post_signed(
+        home_click_body(user_id="U0BOB", view=home, action_id="deploy.approve", value=value)
+    )
+    refused = slack.wait_for(lambda: _dm_texts(slack, "U0BOB") or None, WAIT)
+    assert any("not waiting for approval" in t for t in refused), refused
+    assert sorted(_approvals(bot)) == ["U0BOB", "U0ERIN"]
 
     # Decided: carol's Home, bob's Home and the approvals channel have no buttons left.
     for user in ("U0CAROL", "U0BOB"):
@@ -117,6 +124,10 @@ def test_bob_approves_from_home_and_every_home_loses_the_buttons(
         actions = [e.action for e in session.exec(select(AuditEntry))]
     assert actions.count("deploy.approved") == 2  # bob's repeated click is not among them
     assert slack.take_invalid() == []
+
+
+def _dm_texts(slack: Any, user: str) -> list[str]:
+    return [str(m.get("text", "")) for m in slack.messages(slack.state.im_channel(user).id)]
 
 
 def _state(bot: RunningBot, deploy_id: int) -> str | None:
