@@ -14,7 +14,9 @@ serves, so every flow can call it.
 from __future__ import annotations
 
 import uuid
+import weakref
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from workflows.clock import Clock
@@ -63,14 +65,28 @@ def home_users(*, session: Session) -> list[str]:
     return sorted(user for key in keys if (user := user_of(key)) is not None)
 
 
+# Databases (engines) known to have a Home: once someone opened one, every change fans
+# out and the look below (a prefix scan of slack_messages) is not made again.
+_HAVE_HOMES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _any_home(session: Session) -> bool:
+    engine = session.get_bind()
+    if isinstance(engine, Engine) and engine in _HAVE_HOMES:
+        return True
+    anyone = session.exec(
+        select(SlackMessage.id).where(col(SlackMessage.view_key).startswith(HOME_PREFIX))
+    ).first()
+    if anyone is not None and isinstance(engine, Engine):
+        _HAVE_HOMES.add(engine)
+    return anyone is not None
+
+
 def homes_changed(*, session: Session, clock: Clock, scope: str = ALL) -> None:
     """Something Homes show changed: ``scope`` is ``deploy_scope(id)`` (its requester and
     approvers care) or ``ALL`` (incidents and locks show on every Home). Enqueues one
     fan-out job, and none while nobody has a Home. Does not commit."""
-    anyone = session.exec(
-        select(SlackMessage.id).where(col(SlackMessage.view_key).startswith(HOME_PREFIX))
-    ).first()
-    if anyone is None:
+    if not _any_home(session):
         return
     enqueue(
         session=session,
