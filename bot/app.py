@@ -20,6 +20,7 @@ from bot.deps import Deps
 from bot.errors import handle_error
 from bot.input_edge import input_boundary
 from bot.listeners import on_action, on_command, on_submission
+from bot.surface_listeners import on_event, on_shortcut
 from bot.wiring import Wiring
 from workflows.delivery import was_delivered
 
@@ -63,6 +64,10 @@ def build_bolt_app(
         on_action(app, deps, action_id, action)
     for callback_id, submission in wiring.submissions.items():
         on_submission(app, deps, callback_id, submission)
+    for callback_id, shortcut in wiring.shortcuts.items():
+        on_shortcut(app, deps, callback_id, shortcut)
+    for event_type, event in wiring.events.items():
+        on_event(app, deps, event_type, event)
     for registrar in extra_registrars:
         registrar(app, deps)
 

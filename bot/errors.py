@@ -61,7 +61,7 @@ def handle_error(
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
     if kind == "view_submission":
         return BoltResponse(status=200, body=_error_modal(text))
-    if kind == "block_actions":
+    if kind in ("block_actions", "message_action", "shortcut"):
         _tell_clicker(body, client, respond, text)
     return BoltResponse(status=200, body="")
 
@@ -88,5 +88,8 @@ def _tell_clicker(body: dict[str, Any], client: WebClient, respond: Any, text: s
         user = (body.get("user") or {}).get("id")
         if channel and user:
             client.chat_postEphemeral(channel=channel, user=user, text=text)
+        elif user and (body.get("view") or {}).get("type") == "home":
+            # A click on the App Home has neither: the app's DM with them is where they are.
+            client.chat_postMessage(channel=user, text=text)
     except Exception:  # the original error is what matters; this one is only logged
         log.exception("could not tell the user about an error")

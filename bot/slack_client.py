@@ -40,6 +40,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "views.open": None,
     "views.update": None,
     "views.push": None,
+    "views.publish": None,
     "users.info": "users:read",
     "usergroups.users.list": "usergroups:read",
     "files.getUploadURLExternal": "files:write",

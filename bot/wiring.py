@@ -16,7 +16,9 @@ from commands import DOMAINS
 from commands.common.seams import (
     ActionHandler,
     CommandHandler,
+    EventHandler,
     Renderer,
+    ShortcutHandler,
     SubmissionHandler,
 )
 from workflows.jobs import JobHandler
@@ -34,6 +36,8 @@ class Wiring:
     actions: list[tuple[str | re.Pattern[str], ActionHandler]] = field(default_factory=list)
     submissions: dict[str, SubmissionHandler] = field(default_factory=dict)
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
+    shortcuts: dict[str, ShortcutHandler] = field(default_factory=dict)
+    events: dict[str, EventHandler] = field(default_factory=dict)
 
     def command(self, name: str, handler: CommandHandler) -> None:
         _add_once(self.commands, name, handler, "slash command")
@@ -43,6 +47,12 @@ class Wiring:
 
     def submission(self, callback_id: str, handler: SubmissionHandler) -> None:
         _add_once(self.submissions, callback_id, handler, "modal callback")
+
+    def shortcut(self, callback_id: str, handler: ShortcutHandler) -> None:
+        _add_once(self.shortcuts, callback_id, handler, "shortcut")
+
+    def event(self, event_type: str, handler: EventHandler) -> None:
+        _add_once(self.events, event_type, handler, "event")
 
     def renderer(self, prefix: str, render: Renderer) -> None:
         self.renderers.register(prefix, render)

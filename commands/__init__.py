@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from commands import alerts, deploys, incidents, oncall, reports, shipbot
+from commands import alerts, deploys, home, incidents, oncall, reports, shipbot
 from commands.common.seams import Registry
 
 DOMAINS: tuple[Callable[[Registry], None], ...] = (
@@ -15,4 +15,5 @@ DOMAINS: tuple[Callable[[Registry], None], ...] = (
     alerts.register,
     reports.register,
     shipbot.register,
+    home.register,
 )

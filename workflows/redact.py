@@ -119,9 +119,17 @@ def _basic(match: re.Match[str]) -> str:
     return f"{match.group(1)} {REDACTED}" if b":" in decoded else match.group(0)
 
 
+_PERMALINK_PATH = re.compile(r"com/archives/[A-Z0-9]+/p[0-9]+")
+
+
 def _aws_secret(match: re.Match[str]) -> str:
     # Git SHAs are 40 characters too: only mixed case with digits is a key's randomness.
     value = match.group(0)
+    # A Slack permalink's path can be exactly 40 such characters after "slack."
+    # ("com/archives/C0123ABCD/p1767000000000300"); it is a link, not a key.
+    before = match.string[max(0, match.start() - 6) : match.start()]
+    if before == "slack." and _PERMALINK_PATH.fullmatch(value):
+        return value
     mixed = any(c.isupper() for c in value) and any(c.islower() for c in value)
     return REDACTED if mixed and any(c.isdigit() for c in value) else value
 

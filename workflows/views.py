@@ -47,11 +47,14 @@ def request_render(
     view_key: str,
     channel: str,
     thread_ts: str | None = None,
+    kind: str = RENDER_JOB_KIND,
 ) -> SlackMessage:
     """Ask for the message of ``view_key`` to show the object's current state.
 
     Creates the message row on first use (``channel``/``thread_ts`` are fixed then: a
     message cannot move) and enqueues one render job per version. Does not commit.
+    ``kind`` names another job that brings a surface other than a message in step (an
+    App Home, ``workflows.home``) with the same versions and leases.
     """
     now = clock.now()
     table = table_of(SlackMessage)
@@ -73,9 +76,9 @@ def request_render(
     enqueue(
         session=session,
         clock=clock,
-        kind=RENDER_JOB_KIND,
+        kind=kind,
         payload={"view_key": view_key},
-        idempotency_key=f"render:{view_key}:{version}",
+        idempotency_key=f"{kind}:{view_key}:{version}",
         max_attempts=RENDER_MAX_ATTEMPTS,
     )
     message = get_message(session=session, view_key=view_key)

@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from sqlmodel import Session
 
 from commands.common.reply import Action, Reply, SlashCommand, Submission
+from commands.common.surfaces import AppEvent, Shortcut
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
 from workflows.deploys.directory import Directory
@@ -63,6 +64,12 @@ shown only to the clicker, or a Reply with ``modal`` to open (e.g. "why reject?"
 SubmissionHandler = Callable[[Submission, Deps], dict[str, str] | None]
 """A modal's answer: None closes it; ``{block_id: message}`` shows field errors."""
 
+ShortcutHandler = Callable[[Shortcut, Deps], Reply | None]
+"""A shortcut's answer: None, a Reply shown only to the user, or one with ``modal``."""
+
+EventHandler = Callable[[AppEvent, Deps], None]
+"""An Events API event: writes what it implies (jobs); answers nothing."""
+
 
 class Registry(Protocol):
     """Where a domain declares its Slack pieces; implemented by the runtime."""
@@ -83,6 +90,12 @@ class Registry(Protocol):
 
     def submission(self, callback_id: str, handler: SubmissionHandler) -> None:
         """A modal by its ``callback_id``."""
+
+    def shortcut(self, callback_id: str, handler: ShortcutHandler) -> None:
+        """A global or message shortcut by its ``callback_id`` (declared in the manifest)."""
+
+    def event(self, event_type: str, handler: EventHandler) -> None:
+        """An Events API event by its type (``app_home_opened``; declared in the manifest)."""
 
     def renderer(self, prefix: str, render: Renderer) -> None:
         """The renderer of every view key starting with ``prefix`` (``"deploy:"``)."""

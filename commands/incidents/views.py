@@ -15,6 +15,7 @@ from commands.common.reply import context, escape, header, section
 from workflows.config.models import SEVERITIES, ShipbotConfig
 from workflows.config.types import is_user_id
 from workflows.deploys.models import Deploy, DeployState
+from workflows.incidents.cited import is_permalink
 from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.incidents.postmortem import QUIET_KINDS, format_duration, time_to_resolve
 from workflows.incidents.queries import DEPLOY_LOOKBACK
@@ -96,6 +97,10 @@ def event_line(event: IncidentEvent) -> str:
     elif event.kind == "follow_up_filed":
         link = f"<{escape(str(data.get('url')))}|{escape(str(data.get('key')))}>"
         what = f"follow-up filed as {link}: {escape(event.text)}"
+    elif event.kind == "message":
+        link = str(data.get("permalink") or "")
+        cited = f"<{link}|a message>" if is_permalink(link) else "a message"
+        what = f"added {cited} from {who(str(data.get('author') or ''))}: {escape(event.text)}"
     else:
         what = f"{escape(event.kind)}: {escape(event.text)}"
     return f"{when(event.at)} {who(event.actor)} {what}"

@@ -36,10 +36,41 @@ def test_manifest_declares_exactly_the_registered_slash_commands(tmp_path: Path)
     assert len(declared) == len(set(declared))
 
 
+def _wiring(tmp_path: Path) -> Any:
+    from slack_sdk import WebClient
+
+    deps = Deps(
+        database=Database(f"sqlite:///{tmp_path / 'manifest.db'}"),
+        clock=FakeClock(),
+        client=WebClient(token="xoxb-test"),
+        metrics=Metrics(),
+    )
+    return wire_domains(deps=deps, state_dir=tmp_path)
+
+
+def test_manifest_declares_exactly_the_registered_shortcuts(tmp_path: Path) -> None:
+    from commands.home.shortcuts import ADD_TO_TIMELINE, DECLARE_SHORTCUT
+
+    declared = {e["callback_id"]: e["type"] for e in manifest()["features"]["shortcuts"]}
+    assert set(declared) == set(_wiring(tmp_path).shortcuts)
+    assert declared == {ADD_TO_TIMELINE: "message", DECLARE_SHORTCUT: "global"}
+    assert all(len(e["name"]) <= 24 for e in manifest()["features"]["shortcuts"])
+
+
+def test_manifest_subscribes_exactly_the_handled_events(tmp_path: Path) -> None:
+    data = manifest()
+    events = data["settings"]["event_subscriptions"]["bot_events"]
+    assert sorted(events) == sorted(_wiring(tmp_path).events) == ["app_home_opened"]
+    # A Home tab is published only if Slack shows one, and Slack only says it was opened
+    # to an app that subscribes.
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
+
+
 def test_every_request_url_is_the_slack_endpoint() -> None:
     data = manifest()
     urls = [entry["url"] for entry in data["features"]["slash_commands"]]
     urls.append(data["settings"]["interactivity"]["request_url"])
+    urls.append(data["settings"]["event_subscriptions"]["request_url"])
     assert data["settings"]["interactivity"]["is_enabled"] is True
     assert all(url.endswith("/slack/events") for url in urls), urls
 

@@ -303,3 +303,12 @@ def test_every_corpus_secret_is_redacted(secret: object) -> None:
 @pytest.mark.parametrize("text", READABLE)
 def test_technical_text_stays_readable(text: str) -> None:
     assert redact_text(text) == text
+
+
+def test_a_slack_permalink_is_not_mistaken_for_an_aws_secret() -> None:
+    # "com/archives/C0123ABCD/p1767000000000300" is 40 characters of the AWS secret shape.
+    link = "https://acme.slack.com/archives/C0123ABCD/p1767000000000300"
+    assert redact_text(f"<{link}|a message>") == f"<{link}|a message>"
+    # The same shape elsewhere, and a key that only follows "slack.", are still redacted.
+    assert "wJalr" not in redact_text("slack.wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    assert "com/archives" not in redact_text("x com/archives/C0123ABCD/p1767000000000300")

@@ -14,6 +14,7 @@ from workflows.deploys.models import ALL_SERVICES, DeployLock
 from workflows.deploys.policy import resolve_target
 from workflows.deploys.requests import Ports, claim
 from workflows.errors import Conflict, NotFound, UserError
+from workflows.home.refresh import homes_changed
 from workflows.incidents import watch
 
 
@@ -89,6 +90,7 @@ def lock(
     watch.lock_changed(
         session=session, clock=ports.clock, config=ports.config, lock=row, locked=True, actor=user
     )
+    homes_changed(session=session, clock=ports.clock)  # before the audit head is locked
     audit.record(
         session=session,
         clock=ports.clock,
@@ -129,6 +131,7 @@ def unlock(
         locked=False,
         actor=user,
     )
+    homes_changed(session=session, clock=ports.clock)  # before the audit head is locked
     audit.record(
         session=session,
         clock=ports.clock,

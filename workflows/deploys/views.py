@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 from workflows.clock import Clock
 from workflows.deploys.models import SHIPBOT_SOURCE, Deploy, DeployState
 from workflows.external.views import external_deploy_view
+from workflows.home.refresh import deploy_scope, homes_changed
 from workflows.incidents import watch
 from workflows.store.models import SlackMessage
 from workflows.views import request_render
@@ -64,6 +65,7 @@ def show(
         session=session, clock=clock, view_key=deploy_view(deploy.id), channel=deploy.channel
     )
     watch.deploy_changed(session=session, clock=clock, deploy=deploy)  # incident channels
+    homes_changed(session=session, clock=clock, scope=deploy_scope(deploy.id))
     if deploy.approvals_required == 0:
         return
     request_render(

@@ -19,6 +19,7 @@ from workflows.config.types import is_user_id
 from workflows.delivery import claim_delivery
 from workflows.deploys.directory import Directory
 from workflows.errors import Conflict, UserError
+from workflows.home.refresh import homes_changed
 from workflows.incidents import effects
 from workflows.incidents.aftercare import schedule_archive
 from workflows.incidents.errors import AlreadyInRole, EmptyText, TextField
@@ -127,6 +128,8 @@ def _record(
         channel=channel,
     )
     effects.render_card(session=session, clock=clock, incident=incident)
+    if kind != "note":  # status, severity, roles and resolving show on every Home
+        homes_changed(session=session, clock=clock)
     return event
 
 

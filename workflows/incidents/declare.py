@@ -19,6 +19,7 @@ from workflows.config.types import is_user_id
 from workflows.delivery import claim_delivery
 from workflows.deploys.directory import Directory, NoDirectory
 from workflows.errors import NotFound, UserError
+from workflows.home.refresh import homes_changed
 from workflows.incidents import effects, watch
 from workflows.incidents.errors import EmptyText
 from workflows.incidents.models import Incident, IncidentStatus
@@ -173,6 +174,7 @@ def _set_in_motion(
         effects.announce(session=session, clock=clock, config=config, event=event)
     watch.incident_declared(session=session, clock=clock, config=config, incident=incident)
     schedule_reminder(session=session, clock=clock, config=config, incident=incident)
+    homes_changed(session=session, clock=clock)
 
 
 def record_channel_name(*, session: Session, incident_id: int, name: str) -> bool:
@@ -230,6 +232,7 @@ def channel_ready(
     watch.channel_ready(session=session, clock=clock, incident=incident)
     for event in timeline(session=session, incident_id=incident_id, kinds={"declared"}):
         effects.announce(session=session, clock=clock, config=config, event=event)
+    homes_changed(session=session, clock=clock)
     return True
 
 

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from workflows.config.models import ShipbotConfig
 from workflows.deploys.models import DeployState
+from workflows.incidents.cited import is_permalink
 from workflows.incidents.models import Incident, IncidentEvent
 from workflows.incidents.queries import (
     DEPLOY_LOOKBACK,
@@ -62,6 +63,11 @@ def _event_line(config: ShipbotConfig, event: IncidentEvent) -> str:
     text = " ".join(event.text.split())
     if event.kind == "assign":
         text = f"{event.data.get('role')}: {_who(config, event.data.get('user'))}"
+    elif event.kind == "message":  # cited with the shortcut: quote it and link to it
+        author = _who(config, str(event.data.get("author") or "")) if event.data else "—"
+        link = str(event.data.get("permalink") or "")
+        cited = f"[message]({link})" if is_permalink(link) else "message (link pending)"
+        text = f"{author} said: “{text}” ({cited})"
     return f"- {event.at:%Y-%m-%d %H:%M:%S} — {_who(config, event.actor)} — {event.kind}: {text}"
 
 

@@ -139,6 +139,8 @@ class Workspace:
     # Who issued a trigger_id, and so whose screen a modal opened with it is on (by root id).
     trigger_users: dict[str, str] = field(default_factory=dict)
     view_users: dict[str, str] = field(default_factory=dict)
+    # Each user's published App Home, by user id: the id of its view in ``views``.
+    home_views: dict[str, str] = field(default_factory=dict)
     ephemerals: list[Ephemeral] = field(default_factory=list)
     usergroups: dict[str, dict[str, Any]] = field(default_factory=dict)
     response_urls: dict[str, ResponseUrl] = field(default_factory=dict)

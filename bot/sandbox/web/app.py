@@ -8,7 +8,9 @@ poll: ``GET /api/state?since=N`` answers as soon as the workspace's version pass
 
 Routes: ``GET /`` (the page), ``GET /static/{app.js,app.css}``, ``GET /api/workspace``,
 ``GET /api/state``, ``POST /api/command``, ``POST /api/click``, ``POST /api/view/submit``,
-``POST /api/view/close``, ``POST /api/alert``, ``GET /files/{id}``.
+``POST /api/view/close``, ``POST /api/alert``, ``GET /files/{id}``; the App Home and
+shortcuts: ``POST /api/home`` (open it), ``POST /api/home/click``, ``POST /api/shortcut``
+(``bot.sandbox.web.surfaces``), and ``GET /api/state?home=1`` shows the Home.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot.sandbox.web import surfaces
 from bot.sandbox.web.alert_example import AlertStatus, alertmanager_payload, curl_command
 from bot.sandbox.web.frontend import SandboxError, SlackFrontend
 from bot.sandbox.web.page_state import is_text_file, page_state
@@ -85,6 +88,9 @@ class SandboxPage:
                 Route("/api/view/submit", guarded(self.submit), methods=["POST"]),
                 Route("/api/view/close", guarded(self.close_view), methods=["POST"]),
                 Route("/api/alert", guarded(self.alert), methods=["POST"]),
+                Route("/api/home", guarded(self.open_home), methods=["POST"]),
+                Route("/api/home/click", guarded(self.click_home), methods=["POST"]),
+                Route("/api/shortcut", guarded(self.shortcut), methods=["POST"]),
             ]
         )
 
@@ -180,6 +186,8 @@ class SandboxPage:
             directory=self.frontend.directory(),
             channel_order=self.channel_order,
         )
+        if params.get("home"):
+            shown["home"] = surfaces.home_state(self.frontend, user=user)
         return JSONResponse(shown)
 
     async def file(self, request: Request) -> Response:
@@ -277,6 +285,35 @@ class SandboxPage:
         return JSONResponse(
             {"ok": answer.status_code == 200, "status": answer.status_code, "answer": answer.text}
         )
+
+    async def open_home(self, request: Request) -> Response:
+        body = await self._json(request)
+        user = self._text(body, "user")
+        outcome = await run_in_threadpool(surfaces.open_home, self.frontend, user=user)
+        return JSONResponse({"ok": True, "status": outcome.status})
+
+    async def click_home(self, request: Request) -> Response:
+        body = await self._json(request)
+        outcome = await run_in_threadpool(
+            surfaces.click_home,
+            self.frontend,
+            user=self._text(body, "user"),
+            path=self._text(body, "path"),
+            action_id=self._text(body, "action_id"),
+        )
+        return JSONResponse({"ok": True, "status": outcome.status})
+
+    async def shortcut(self, request: Request) -> Response:
+        body = await self._json(request)
+        outcome = await run_in_threadpool(
+            surfaces.shortcut,
+            self.frontend,
+            user=self._text(body, "user"),
+            callback_id=self._text(body, "callback_id"),
+            channel=self._text(body, "channel", required=False) or None,
+            ts=self._text(body, "ts", required=False) or None,
+        )
+        return JSONResponse({"ok": True, "status": outcome.status})
 
 
 def build_web_app(page: SandboxPage) -> Starlette:

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-01 05:21:17.487875
+Create Date: 2026-12-01 05:22:06.453037
 """
 
 from collections.abc import Sequence

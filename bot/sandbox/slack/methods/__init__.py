@@ -3,7 +3,7 @@ knows to its implementation (``base`` holds what they share: arguments, errors, 
 
 from __future__ import annotations
 
-from bot.sandbox.slack.methods import apps, archive, chat, conversations, views_files
+from bot.sandbox.slack.methods import apps, archive, chat, conversations, home, views_files
 from bot.sandbox.slack.methods.base import (
     ApiError,
     Args,
@@ -19,6 +19,7 @@ METHODS: dict[str, Method] = {
     **views_files.METHODS,
     **apps.METHODS,
     **archive.METHODS,
+    **home.METHODS,
 }
 APP_TOKEN_METHODS = apps.APP_TOKEN_METHODS
 

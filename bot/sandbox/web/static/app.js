@@ -9,6 +9,7 @@
 const app = {
   user: null,
   channel: null,
+  home: false,
   version: null,
   controller: null,
   shown: { channels: null, messages: null, modalKey: null },
@@ -49,16 +50,19 @@ async function pollForever() {
   for (;;) {
     const controller = new AbortController();
     app.controller = controller;
-    const wanted = { user: app.user, channel: app.channel };
+    const wanted = { user: app.user, channel: app.channel, home: app.home };
     const params = new URLSearchParams({ user: app.user });
     if (app.channel) params.set("channel", app.channel);
+    if (app.home) params.set("home", "1");
     if (app.version !== null) params.set("since", String(app.version));
     try {
       const response = await fetch(`/api/state?${params}`, { signal: controller.signal });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const state = await response.json();
       $("connection").classList.remove("offline");
-      if (wanted.user === app.user && wanted.channel === app.channel) render(state);
+      if (wanted.user === app.user && wanted.channel === app.channel && wanted.home === app.home) {
+        render(state);
+      }
     } catch (error) {
       if (error.name === "AbortError") continue;
       $("connection").classList.add("offline");
@@ -71,15 +75,18 @@ function render(state) {
   app.version = state.version;
   app.channel = state.channel;
   renderChannels(state.channels);
-  renderMessages(state.messages);
+  if (app.home) renderHome(state.home);
+  else renderMessages(state.messages);
   renderModal(state.modal);
+  $("composer").hidden = app.home;
+  $("home-link").classList.toggle("active", app.home);
   // What is on screen now, for people and tests alike (e.g. after switching user).
   document.body.dataset.shownUser = state.user;
-  document.body.dataset.shownChannel = state.channel || "";
+  document.body.dataset.shownChannel = app.home ? "home" : state.channel || "";
 }
 
 function renderChannels(entries) {
-  const key = JSON.stringify([entries, app.channel]);
+  const key = JSON.stringify([entries, app.channel, app.home]);
   if (key === app.shown.channels) return;
   app.shown.channels = key;
   const lists = { channel: $("channels"), private: $("channels"), dm: $("dms") };
@@ -90,7 +97,7 @@ function renderChannels(entries) {
     link.href = "#";
     link.dataset.channel = entry.id;
     link.textContent = (entry.kind === "dm" ? "" : entry.kind === "private" ? "🔒 " : "# ") + entry.label;
-    if (entry.id === app.channel) {
+    if (entry.id === app.channel && !app.home) {
       link.classList.add("active");
       $("channel-name").textContent = (entry.kind === "dm" ? "" : "#") + entry.label;
       $("channel-topic").textContent = entry.topic || "";
@@ -113,7 +120,25 @@ function renderMessages(messages) {
   for (const time of box.querySelectorAll("time[data-ts]")) {
     time.textContent = new Date(parseFloat(time.dataset.ts) * 1000).toLocaleTimeString();
   }
+  // Every message a person can see offers the app's message shortcuts.
+  for (const message of box.querySelectorAll(".messages > .msg:not(.ephemeral)")) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "msg-shortcut";
+    button.dataset.shortcut = "add_to_timeline";
+    button.textContent = "Add to incident timeline";
+    message.querySelector(".meta").appendChild(button);
+  }
   if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+function renderHome(home) {
+  const html = home ? home.html : '<div class="empty">Opening shipbot\'s Home…</div>';
+  if (`home:${html}` === app.shown.messages) return;
+  app.shown.messages = `home:${html}`;
+  $("channel-name").textContent = "shipbot · Home";
+  $("channel-topic").textContent = "";
+  $("messages").innerHTML = html; // server-built, escaped
 }
 
 function renderModal(modal) {
@@ -134,9 +159,10 @@ function renderModal(modal) {
 
 // --- what the person does -----------------------------------------------------------------
 
-function switchTo({ user, channel }) {
+function switchTo({ user, channel, home }) {
   if (user !== undefined) app.user = user;
   if (channel !== undefined) app.channel = channel;
+  app.home = home !== undefined ? home : channel !== undefined ? false : app.home;
   app.shown = { channels: null, messages: null, modalKey: null }; // redraw everything
   notice("");
   refreshNow();
@@ -161,7 +187,45 @@ async function send(event) {
   }
 }
 
+async function openHome() {
+  switchTo({ home: true });
+  try {
+    await post("/api/home", { user: app.user });
+  } catch (error) {
+    notice(error.message, true);
+  }
+}
+
+async function runShortcut(button) {
+  const message = button.closest(".msg");
+  const body = { user: app.user, callback_id: button.dataset.shortcut };
+  if (message) {
+    body.channel = app.channel;
+    body.ts = message.dataset.ts;
+  }
+  button.disabled = true;
+  try {
+    await post("/api/shortcut", body);
+  } catch (error) {
+    notice(error.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function click(button) {
+  if (button.closest(".home-view")) {
+    const body = { user: app.user, path: button.dataset.path, action_id: button.dataset.actionId };
+    button.disabled = true;
+    try {
+      await post("/api/home/click", body);
+    } catch (error) {
+      notice(error.message, true);
+    } finally {
+      button.disabled = false;
+    }
+    return;
+  }
   const modal = button.closest(".modal");
   const message = button.closest(".msg");
   const body = { user: app.user, path: button.dataset.path, action_id: button.dataset.actionId };
@@ -236,6 +300,17 @@ async function sendAlert(status) {
 }
 
 function onClick(event) {
+  if (event.target.closest("a[data-home]")) {
+    event.preventDefault();
+    openHome();
+    return;
+  }
+  const shortcut = event.target.closest("[data-shortcut]");
+  if (shortcut) {
+    event.preventDefault();
+    runShortcut(shortcut);
+    return;
+  }
   const channelLink = event.target.closest("a[data-channel]");
   if (channelLink) {
     event.preventDefault();
@@ -262,7 +337,10 @@ async function start() {
     picker.appendChild(option);
   }
   app.user = workspace.users.length ? workspace.users[0].id : null;
-  picker.addEventListener("change", () => switchTo({ user: picker.value }));
+  picker.addEventListener("change", () => {
+    switchTo({ user: picker.value });
+    if (app.home) openHome(); // Slack sends app_home_opened for the new person's Home
+  });
   $("bot-url").textContent = workspace.bot_url;
   $("alert-curl").textContent = workspace.alert_curl || "(the config has no alertmanager source)";
   $("alert-tools").hidden = !workspace.alerts;
