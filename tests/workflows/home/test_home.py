@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from tests.workflows.deploys.conftest import ask, config_from, example_data
 from workflows.clock import FakeClock
+from workflows.config import ShipbotConfig
 from workflows.deploys.decisions import decide
 from workflows.deploys.directory import NoDirectory
 from workflows.deploys.models import ApprovalDecision
@@ -17,6 +18,7 @@ from workflows.home.data import freezes_ahead, home_for, open_incidents_for
 from workflows.home.fanout import HomePorts, refresh_homes
 from workflows.home.refresh import FANOUT_JOB, PUBLISH_JOB, home_opened, homes_changed
 from workflows.incidents.declare import declare
+from workflows.incidents.visibility import Viewer
 from workflows.store.db import Database
 from workflows.store.models import Job
 
@@ -113,13 +115,51 @@ def test_incidents_show_theirs_first(database: Database, clock: FakeClock) -> No
                 title=f"{actor} trouble",
             )
     with database.read_session() as session:
-        dave = open_incidents_for(session=session, user_id="U0DAVE")
-        bob = open_incidents_for(session=session, user_id="U0BOB")
+        dave = open_incidents_for(session=session, viewer=_viewer(config, "U0DAVE"))
+        bob = open_incidents_for(session=session, viewer=_viewer(config, "U0BOB"))
     assert [(i.incident.declared_by, i.theirs) for i in dave] == [
         ("U0DAVE", True),
         ("U0ALICE", False),
     ]
     assert [i.incident.severity for i in bob] == ["SEV1", "SEV3"]  # most severe first
+
+
+def _viewer(config: ShipbotConfig, user: str) -> Viewer:
+    return Viewer(user_id=user, config=config, directory=NoDirectory())
+
+
+def test_a_private_incident_is_on_its_members_and_managers_homes_only(
+    database: Database, clock: FakeClock
+) -> None:
+    config = config_from(example_data())
+    with database.transaction() as session:
+        for actor, private in (("U0ALICE", True), ("U0DAVE", False)):
+            declare(
+                session=session,
+                clock=clock,
+                config=config,
+                directory=NoDirectory(),
+                actor=actor,
+                severity="SEV2",
+                title=f"{actor} trouble",
+                private=private,
+            )
+    seen: dict[str, list[str]] = {}
+    with database.read_session() as session:
+        for user in ("U0ALICE", "U0BOB", "U0ERIN"):  # declarer, non-member, incident manager
+            home = home_for(
+                session=session,
+                config=config,
+                directory=NoDirectory(),
+                user_id=user,
+                now=clock.now(),
+            )
+            seen[user] = sorted(i.incident.declared_by for i in home.incidents)
+    assert seen == {
+        "U0ALICE": ["U0ALICE", "U0DAVE"],
+        "U0BOB": ["U0DAVE"],
+        "U0ERIN": ["U0ALICE", "U0DAVE"],
+    }
 
 
 def test_freezes_ahead_show_the_open_one_or_the_next() -> None:
