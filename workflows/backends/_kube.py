@@ -18,7 +18,7 @@ from lightkube import ApiError, Client, ConfigError, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 
 from workflows.backends.base import BackendError, DeployTarget, TransientBackendError
-from workflows.config.backends import ArgoRolloutsBackend, KubernetesBackend
+from workflows.backends.settings import ArgoRolloutsBackend, KubernetesBackend
 from workflows.redact import redact_text
 
 Rollout = create_namespaced_resource("argoproj.io", "v1alpha1", "Rollout", "rollouts")

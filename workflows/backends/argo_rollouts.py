@@ -48,7 +48,7 @@ from workflows.backends.base import (
     Started,
     Status,
 )
-from workflows.config.backends import ArgoRolloutsBackend
+from workflows.backends.settings import ArgoRolloutsBackend
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from workflows.backends.base import (
     Started,
     Status,
 )
-from workflows.config.backends import ArgoCDBackend
+from workflows.backends.settings import ArgoCDBackend
 from workflows.redact import redact_text, register_secret
 
 

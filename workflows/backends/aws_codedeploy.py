@@ -31,7 +31,7 @@ from workflows.backends.base import (
     Started,
     Status,
 )
-from workflows.config.backends import AwsCodeDeployBackend
+from workflows.backends.settings import AwsCodeDeployBackend
 from workflows.redact import redact_text
 
 _BUNDLE_TYPES = (

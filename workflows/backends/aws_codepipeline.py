@@ -29,7 +29,7 @@ from workflows.backends.base import (
     Started,
     Status,
 )
-from workflows.config.backends import AwsCodePipelineBackend
+from workflows.backends.settings import AwsCodePipelineBackend
 from workflows.redact import redact_text
 
 _RUNNING = frozenset({"InProgress", "Stopping"})

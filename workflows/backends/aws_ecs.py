@@ -30,7 +30,7 @@ from workflows.backends.base import (
     Started,
     Status,
 )
-from workflows.config.backends import AwsEcsBackend
+from workflows.backends.settings import AwsEcsBackend
 from workflows.redact import redact_text
 
 # What register_task_definition accepts from a described task definition.

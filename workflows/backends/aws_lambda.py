@@ -28,7 +28,7 @@ from workflows.backends.base import (
     Started,
     Status,
 )
-from workflows.config.backends import AwsLambdaBackend
+from workflows.backends.settings import AwsLambdaBackend
 from workflows.redact import redact_text
 
 

@@ -39,7 +39,7 @@ from workflows.backends.base import (
     Started,
     Status,
 )
-from workflows.config.backends import CommandBackend
+from workflows.backends.settings import CommandBackend
 from workflows.config.types import format_duration
 from workflows.redact import redact_text
 

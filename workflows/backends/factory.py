@@ -13,8 +13,7 @@ from workflows.backends.aws_lambda import AwsLambdaDeployBackend
 from workflows.backends.base import BackendPorts, DeployBackend
 from workflows.backends.command import CommandDeployBackend
 from workflows.backends.github_actions import GithubActionsDeployBackend
-from workflows.backends.webhook import WebhookDeployBackend
-from workflows.config.backends import (
+from workflows.backends.settings import (
     ArgoCDBackend,
     ArgoRolloutsBackend,
     AwsCodeDeployBackend,
@@ -26,7 +25,8 @@ from workflows.config.backends import (
     KubernetesBackend,
     WebhookBackend,
 )
-from workflows.config.backends import DeployBackend as DeployBackendConfig
+from workflows.backends.settings import DeployBackend as DeployBackendConfig
+from workflows.backends.webhook import WebhookDeployBackend
 
 IMPLEMENTATIONS: dict[type[Any], type[Any]] = {
     CommandBackend: CommandDeployBackend,

@@ -29,7 +29,7 @@ import httpx
 
 from workflows.backends import _http
 from workflows.backends.base import BackendPorts, DeployTarget, Progress, Started, Status
-from workflows.config.backends import GithubActionsBackend
+from workflows.backends.settings import GithubActionsBackend
 from workflows.redact import register_secret
 
 API_VERSION = "2022-11-28"

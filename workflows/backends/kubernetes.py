@@ -47,7 +47,7 @@ from workflows.backends.base import (
     Started,
     Status,
 )
-from workflows.config.backends import KubernetesBackend
+from workflows.backends.settings import KubernetesBackend
 
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_BEFORE = "shipbot.dev/revision-before"

@@ -36,7 +36,7 @@ from workflows.backends.base import (
     Started,
     Status,
 )
-from workflows.config.backends import WebhookBackend
+from workflows.backends.settings import WebhookBackend
 from workflows.redact import redact_text, register_secret
 
 SIGNATURE_HEADER = "X-Shipbot-Signature"

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from pydantic.json_schema import GenerateJsonSchema
 
-from workflows.config.backends import (
+from workflows.backends.settings import (
     BACKENDS,
     ArgoCDBackend,
     AwsCodeDeployBackend,

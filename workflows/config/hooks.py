@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_core import PydanticCustomError
 
-from workflows.config.backends import Section
+from workflows.config.section import Section
 from workflows.config.types import HttpUrl
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from workflows import boundary
-from workflows.config.backends import BACKENDS
+from workflows.backends.settings import BACKENDS
 from workflows.config.models import ShipbotConfig
 from workflows.config.oncall import PROVIDERS as ONCALL_PROVIDERS
 from workflows.errors import ConfigError

@@ -16,9 +16,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from workflows.audit.anchors import AuditConfig
-from workflows.config.backends import DeployBackend, Section, owner_slash_name
+from workflows.backends.settings import DeployBackend
 from workflows.config.hooks import Hooks
 from workflows.config.oncall import OnCall
+from workflows.config.section import Section, owner_slash_name
 from workflows.config.severities import SEVERITIES as SEVERITIES  # re-exported
 from workflows.config.severities import NotifyDeploys, Severities
 from workflows.config.severities import SeverityName as SeverityName  # re-exported

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from workflows.config.backends import Section
+from workflows.config.section import Section
 from workflows.config.types import Duration, HttpUrl, Name, Timezone, UserId
 
 if TYPE_CHECKING:

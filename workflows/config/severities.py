@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from workflows.config.backends import Section
+from workflows.config.section import Section
 from workflows.config.types import Duration
 
 SeverityName = Literal["SEV1", "SEV2", "SEV3", "SEV4"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 
-from workflows.config.backends import Section, owner_slash_name
+from workflows.config.section import Section, owner_slash_name
 from workflows.config.types import HttpUrl
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 
-from workflows.config.backends import Section, owner_slash_name
+from workflows.config.section import Section, owner_slash_name
 from workflows.config.types import Duration, HttpUrl
 
 DEFAULT_ARCHIVE_AFTER = timedelta(days=7)

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from workflows import audit
 from workflows.backends.base import BackendError, TransientBackendError
 from workflows.backends.progressive import PromotableBackend
-from workflows.config.backends import ArgoRolloutsBackend, PromotionRule
+from workflows.backends.settings import ArgoRolloutsBackend, PromotionRule
 from workflows.deploys import views as deploy_views
 from workflows.deploys.decisions import may_manage
 from workflows.deploys.directory import is_member

@@ -13,7 +13,7 @@ from tests.fakes.kube_objects import add_workload, get, image_of
 from tests.workflows.backends.helpers import make_target, stored
 from workflows.backends import BackendError, BackendPorts, Progress, Status, build_backend
 from workflows.backends.argo_rollouts import ArgoRolloutsDeployBackend
-from workflows.config.backends import ArgoRolloutsBackend
+from workflows.backends.settings import ArgoRolloutsBackend
 
 OLD, NEW = "registry.example/web:1.0.0", "registry.example/web:1.2.3"
 STEPS: list[dict[str, Any]] = [

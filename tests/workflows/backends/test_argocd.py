@@ -14,8 +14,8 @@ from tests.fakes.kube_patch import merge_patch  # RFC 7386, as Argo CD applies i
 from tests.workflows.backends.helpers import make_target, stored
 from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply
 from workflows.backends import BackendError, BackendPorts, Status, build_backend
+from workflows.backends.settings import ArgoCDBackend
 from workflows.clock import FakeClock
-from workflows.config.backends import ArgoCDBackend
 
 TOKEN = "argotoken-" + "z8" * 8
 APP_PATH = "/api/v1/applications/web"

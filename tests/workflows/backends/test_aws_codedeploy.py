@@ -18,7 +18,7 @@ from tests.workflows.backends.helpers import make_target, stored
 from tests.workflows.backends.http_fake import FakeHttpServer
 from workflows.backends import BackendError, BackendPorts, Status, build_backend
 from workflows.backends.aws_codedeploy import revision_for
-from workflows.config.backends import AwsCodeDeployBackend
+from workflows.backends.settings import AwsCodeDeployBackend
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

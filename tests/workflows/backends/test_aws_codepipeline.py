@@ -17,7 +17,7 @@ from tests.workflows.backends.conftest import AWS_REGION
 from tests.workflows.backends.helpers import make_target, stored
 from tests.workflows.backends.http_fake import FakeHttpServer
 from workflows.backends import BackendError, BackendPorts, Status, build_backend
-from workflows.config.backends import AwsCodePipelineBackend
+from workflows.backends.settings import AwsCodePipelineBackend
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 

@@ -15,7 +15,7 @@ from tests.workflows.backends.conftest import AWS_REGION, MOTO_ACCOUNT
 from tests.workflows.backends.helpers import make_target, stored
 from workflows.backends import BackendError, BackendPorts, Status, build_backend
 from workflows.backends._images import with_version
-from workflows.config.backends import AwsEcsBackend
+from workflows.backends.settings import AwsEcsBackend
 
 IMAGE = "registry.example:5000/acme/web:1.0.0@sha256:" + "ab" * 32
 

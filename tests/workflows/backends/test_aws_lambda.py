@@ -13,7 +13,7 @@ import pytest
 from tests.workflows.backends.conftest import AWS_REGION
 from tests.workflows.backends.helpers import make_target, stored
 from workflows.backends import BackendError, BackendPorts, Status, build_backend
-from workflows.config.backends import AwsLambdaBackend
+from workflows.backends.settings import AwsLambdaBackend
 
 
 def _zip(source: str) -> bytes:

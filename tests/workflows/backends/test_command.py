@@ -15,7 +15,7 @@ import pytest
 from tests.workflows.backends.helpers import make_target, poll_until_done, stored
 from workflows.backends import BackendError, BackendPorts, Status, build_backend
 from workflows.backends.command import CommandDeployBackend, runner_alive
-from workflows.config.backends import CommandBackend
+from workflows.backends.settings import CommandBackend
 from workflows.redact import register_secret
 
 ROOT = Path(__file__).resolve().parents[3]

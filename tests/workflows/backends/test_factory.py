@@ -8,7 +8,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from workflows.backends import BackendPorts, build_backend
-from workflows.config.backends import BACKENDS, DeployBackend
+from workflows.backends.settings import BACKENDS, DeployBackend
 from workflows.redact import redact_text
 
 SAMPLES: dict[str, dict[str, Any]] = {

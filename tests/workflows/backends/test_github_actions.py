@@ -18,8 +18,8 @@ from workflows.backends import (
     TransientBackendError,
     build_backend,
 )
+from workflows.backends.settings import GithubActionsBackend
 from workflows.clock import FakeClock
-from workflows.config.backends import GithubActionsBackend
 
 REPO = "acme/web"
 TOKEN = "ghtoken-" + "x9" * 8

@@ -11,7 +11,7 @@ from tests.fakes.kube_api import FakeKubeApi
 from tests.fakes.kube_objects import add_workload, get, image_of
 from tests.workflows.backends.helpers import make_target, stored
 from workflows.backends import BackendError, BackendPorts, Progress, Status, build_backend
-from workflows.config.backends import KubernetesBackend
+from workflows.backends.settings import KubernetesBackend
 
 OLD, NEW = "registry.example/web:1.0.0", "registry.example/web:1.2.3"
 

@@ -18,8 +18,8 @@ from workflows.backends import (
     TransientBackendError,
     build_backend,
 )
+from workflows.backends.settings import WebhookBackend
 from workflows.clock import FakeClock
-from workflows.config.backends import WebhookBackend
 
 SECRET = "whsec-" + "k3y" * 6
 

@@ -1,15 +1,17 @@
-"""Deploy backend settings: one model per backend, chosen by the ``backend`` key."""
+"""Deploy backend settings: one model per backend, chosen by the ``backend`` key.
+
+They live with the backends (adding one touches this folder only), but the config schema
+loads them: so this module imports pydantic and the config's types, never a backend or
+its client library (boto3, httpx, the Kubernetes API), and ``workflows.backends`` loads
+its public names lazily. An import contract in pyproject.toml keeps it so."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationInfo,
@@ -18,22 +20,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from workflows.config.section import Section, owner_slash_name
 from workflows.config.types import Duration, HttpUrl
-
-_REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-
-
-def owner_slash_name(value: str) -> str:
-    """A GitHub repository as ``owner/name``, or a config error saying so."""
-    if not _REPO_RE.fullmatch(value):
-        raise PydanticCustomError("repo", f"expected 'owner/name', got {value!r}")
-    return value
-
-
-class Section(BaseModel):
-    """Base of every config model: unknown keys are errors, and a loaded config is immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Backend(Section):
