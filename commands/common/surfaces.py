@@ -49,6 +49,7 @@ class AppEvent:
     user_id: str
     tab: str = ""
     delivery_key: str = ""
+    channel_id: str = ""  # the channel it happened in (``member_joined_channel``)
 
     @classmethod
     def from_payload(cls, body: dict[str, Any], *, delivery_key: str = "") -> AppEvent:
@@ -58,4 +59,5 @@ class AppEvent:
             user_id=str(event.get("user", "")),
             tab=str(event.get("tab", "")),
             delivery_key=delivery_key,
+            channel_id=str(event.get("channel", "")),
         )

@@ -4,7 +4,7 @@ incident's messages and the jobs that create and tend its channel."""
 from __future__ import annotations
 
 from commands.common.seams import Registry
-from commands.incidents import actions, handlers, messages, views
+from commands.incidents import actions, events, handlers, messages, views
 from commands.incidents.aftercare_jobs import AftercareJobs
 from commands.incidents.slack_jobs import IncidentSlackJobs
 from workflows.config import ShipbotConfig
@@ -12,6 +12,7 @@ from workflows.config import ShipbotConfig
 
 def register(registry: Registry) -> None:
     registry.command("/incident", handlers.SPEC.dispatch)
+    registry.event(events.MEMBER_JOINED, events.joined)
     registry.action(views.OPEN_STATUS, actions.open_status)
     registry.action(views.OPEN_ASSIGN, actions.open_assign)
     registry.action(views.OPEN_RESOLVE, actions.open_resolve)

@@ -60,7 +60,10 @@ def test_manifest_declares_exactly_the_registered_shortcuts(tmp_path: Path) -> N
 def test_manifest_subscribes_exactly_the_handled_events(tmp_path: Path) -> None:
     data = manifest()
     events = data["settings"]["event_subscriptions"]["bot_events"]
-    assert sorted(events) == sorted(_wiring(tmp_path).events) == ["app_home_opened"]
+    assert sorted(events) == sorted(_wiring(tmp_path).events) == [
+        "app_home_opened",
+        "member_joined_channel",
+    ]
     # A Home tab is published only if Slack shows one, and Slack only says it was opened
     # to an app that subscribes.
     assert data["features"]["app_home"]["home_tab_enabled"] is True

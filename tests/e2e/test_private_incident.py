@@ -10,10 +10,12 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.sandbox.signing import view_submission_body
+from bot.sandbox.shortcut_bodies import home_opened_body
+from bot.sandbox.signing import event_callback_body, view_submission_body
+from bot.sandbox.slack.methods.home import published_home
 from commands.reports.views import render_run
 from tests.e2e.conftest import RunningBot, wait_until
-from workflows.incidents.models import Incident
+from workflows.incidents.models import Incident, IncidentMember
 from workflows.reports.runner import compute_figures
 from workflows.store.models import Job
 
@@ -129,6 +131,40 @@ def test_a_private_incident_is_seen_only_by_its_members(
     assert "Timeline of incident" in str(timeline)
     wait_until(lambda: _due_jobs_done(bot), what="the due jobs")
     assert "Leaked" not in str(slack.messages(ANNOUNCE))
+
+    # App Home: carol's lists the public incident only; alice's lists both.
+    homes = {user: _open_home(bot, slack, user) for user in (CAROL, ALICE)}
+    assert "Slow search" in homes[CAROL] and "Leaked" not in homes[CAROL]
+    assert "Leaked signing key" in homes[ALICE]
+
+    # Carol joins the channel in Slack directly (Slack sends member_joined_channel, twice
+    # here: a redelivery): from then on she is a member and sees it.
+    joined = {
+        "type": "member_joined_channel",
+        "user": CAROL,
+        "channel": secret.channel_id,
+        "channel_type": "G",
+        "event_ts": "1767225600.000200",
+    }
+    for _ in range(2):
+        body = event_callback_body(event=joined, event_id="Ev0JOINED")
+        assert bot.post_signed(body, content_type="application/json")
+    wait_until(lambda: "Leaked signing key" in _listed(bot, CAROL), what="carol a member")
+    with bot.runtime.database.read_session() as session:
+        rows = session.exec(
+            select(IncidentMember).where(col(IncidentMember.incident_id) == secret.id)
+        ).all()
+    assert sorted(r.user_id for r in rows).count(CAROL) == 1
+
+
+def _open_home(bot: RunningBot, slack: Any, user: str) -> str:
+    """``user`` opens the App Home; the text of the Home published for them."""
+    before = str(published_home(slack.state, user))
+    assert bot.post_signed(home_opened_body(user_id=user), content_type="application/json")
+    slack.wait_for(
+        lambda: (home := published_home(slack.state, user)) and str(home) != before, WAIT
+    )
+    return str(published_home(slack.state, user))
 
 
 def test_the_declare_form_checkbox_declares_a_private_incident(

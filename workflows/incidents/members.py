@@ -11,7 +11,7 @@ from workflows.config.types import is_user_id
 from workflows.delivery import claim_delivery
 from workflows.errors import UserError
 from workflows.incidents import effects
-from workflows.incidents.queries import add_timeline_event, require_incident
+from workflows.incidents.queries import add_timeline_event, incident_for_channel, require_incident
 from workflows.incidents.visibility import add_members
 
 MAX_INVITES = 30
@@ -55,3 +55,21 @@ def invite_people(
         params={"users": people, "event_id": event.id},
         channel=channel,
     )
+
+
+def member_joined(*, session: Session, clock: Clock, channel_id: str, user_id: str) -> bool:
+    """Slack's ``member_joined_channel``: someone joined an incident's channel in Slack
+    directly, so they may see it (if private) from now on. False for any other channel.
+    Storing a member twice is a no-op, so a redelivered event changes nothing."""
+    incident = incident_for_channel(session=session, channel_id=channel_id)
+    if incident is None or incident.id is None or not is_user_id(user_id):
+        return False
+    add_members(
+        session=session,
+        clock=clock,
+        incident_id=incident.id,
+        users=[user_id],
+        added_by="slack:member_joined_channel",
+    )
+    return True
+
