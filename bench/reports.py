@@ -152,6 +152,7 @@ def incidents(count: int, rng: random.Random) -> Iterator[dict[str, Any]]:
             else None,
             "resolved_at": resolved,
             "updated_at": resolved or declared,
+            "private": number % 50 == 0,  # a few private ones: counted, never listed
         }
 
 

@@ -22,9 +22,9 @@ from commands.incidents.views import declare_modal, name
 from workflows.errors import UserError
 from workflows.home.data import open_incidents_for
 from workflows.incidents.cited import PERMALINK_JOB, CitedMessage, cite_message, store_permalink
-from workflows.incidents.models import IncidentEvent
+from workflows.incidents.models import Incident, IncidentEvent
 from workflows.incidents.queries import get_event, incident_for_channel
-from workflows.incidents.visibility import Viewer
+from workflows.incidents.visibility import Viewer, can_see
 from workflows.jobs import JobContext, JobHandler, PermanentJobError
 
 ADD_TO_TIMELINE = "add_to_timeline"
@@ -55,8 +55,17 @@ def _cite(deps: Deps, *, actor: str, incident_id: int, message: CitedMessage, ke
     return f"Added the message to incident #{event.incident_id}'s timeline."
 
 
-def _viewer(shortcut: Shortcut, deps: Deps) -> Viewer:
+def _viewer(shortcut: Shortcut | Submission, deps: Deps) -> Viewer:
     return Viewer(user_id=shortcut.user_id, config=config_of(deps), directory=deps.directory)
+
+
+def _visible(submission: Submission, deps: Deps, incident_id: int) -> bool:
+    """Whether the person submitting may see the incident: a form can be forged, so a
+    private incident's number is checked again here, not only left out of the choices."""
+    with deps.database.read_session() as session:
+        incident = session.get(Incident, incident_id)
+        viewer = _viewer(submission, deps)
+        return incident is not None and can_see(session=session, viewer=viewer, incident=incident)
 
 
 def add_to_timeline(shortcut: Shortcut, deps: Deps) -> Reply | None:
@@ -141,6 +150,8 @@ def timeline_submitted(submission: Submission, deps: Deps) -> dict[str, str] | N
     chosen = submission.values.get("incident", "")
     if not chosen.isdigit():
         return {"incident": "Pick an incident."}
+    if not _visible(submission, deps, int(chosen)):
+        return {"incident": f"There is no incident #{int(chosen)}."}
     try:
         _cite(
             deps,

@@ -252,3 +252,49 @@ def test_global_shortcut_opens_the_declare_form(running_bot: RunningBot, slack: 
     opened = slack.calls_to("views.open")
     assert len(opened) == 1
     assert opened[0].body["view"]["callback_id"] == "incident.declare"
+
+
+def test_the_timeline_shortcut_never_offers_nor_accepts_a_private_incident_to_a_non_member(
+    running_bot: RunningBot, slack: Any
+) -> None:
+    bot = running_bot
+    bot.runtime.start_background(worker=True, scheduler=False)
+    bot.command("declare --private SEV2 web Leaked key", command="/incident", user="U0ALICE")
+    bot.command("declare SEV3 web Slow search", command="/incident", user="U0CAROL")
+    with bot.runtime.database.read_session() as session:
+        incidents = {i.title: i for i in session.exec(select(Incident))}
+    secret, public = incidents["Leaked key"], incidents["Slow search"]
+    assert secret.private and secret.id is not None
+
+    said = _typed(slack, DEPLOYS, "U0DAVE", "web 1.2.2 rolled out at 10:02")
+    bot.post_signed(
+        message_shortcut_body(
+            user_id="U0BOB", callback_id="add_to_timeline", channel_id=DEPLOYS, message=said
+        )
+    )
+    modal = slack.wait_for(
+        lambda: next(
+            (v for v in slack.views() if v.get("callback_id") == "incident.add_to_timeline"), None
+        )
+    )
+    options = modal["blocks"][-1]["element"]["options"]
+    assert [o["value"] for o in options] == [str(public.id)]  # bob is not a member
+
+    # A forged choice of the private incident's number is refused like a missing one.
+    forged = {"text": {"type": "plain_text", "text": "x"}, "value": str(secret.id)}
+    refused = bot.post_signed(
+        view_submission_body(
+            user_id="U0BOB",
+            callback_id=modal["callback_id"],
+            state_values={
+                "incident": {"incident": {"type": "static_select", "selected_option": forged}}
+            },
+            private_metadata=modal["private_metadata"],
+            view=modal,
+        )
+    )
+    answer = refused.json()
+    assert answer["response_action"] == "errors"
+    assert answer["errors"]["incident"] == f"There is no incident #{secret.id}."
+    assert "Leaked" not in refused.text
+    assert _cited(bot) == []
