@@ -9,7 +9,7 @@
   service, their timeline lines and the messages in their channel;
 - ``postmortem``: the Markdown draft uploaded on resolve;
 - ``visibility``: who may see a (private) incident, the one rule every surface asks;
-  ``members``: ``/incident invite``;
+  ``members``: inviting people (the ``invite`` subcommand);
 - ``aftercare``: archiving the channel after resolve (warned first), and reopening;
 - ``followups`` and ``trackers``: action items filed once each as GitHub issues or Jira
   tickets.

@@ -27,8 +27,9 @@ def invite_people(
     delivery_key: str = "",
     channel: str | None = None,
 ) -> None:
-    """``/incident invite @a @b``: open to whoever may see the incident (the handler
-    checks that); the timeline and the audit log say who brought whom."""
+    """Invite people by name (the ``invite`` subcommand): open to whoever may see the
+    incident (the handler checks that); the timeline and the audit log say who brought
+    whom."""
     people = sorted({user for user in users if is_user_id(user)})
     if not people or len(people) > MAX_INVITES:
         raise UserError(f"Name between 1 and {MAX_INVITES} people (Slack users).")

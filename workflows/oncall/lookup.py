@@ -29,7 +29,7 @@ from workflows.oncall.pagerduty import PagerDutyEvents, PagerDutyRest
 from workflows.oncall.static import StaticRotations
 
 log = logging.getLogger(__name__)
-MAX_SCHEDULES = 10  # a bare `/incident oncall` asks at most this many, side by side
+MAX_SCHEDULES = 10  # ``oncall`` without a target asks at most this many, side by side
 PROVIDER_NAMES = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie", "static": "The rotation"}
 
 

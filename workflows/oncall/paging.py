@@ -1,4 +1,5 @@
-"""``/incident page``: one PagerDuty trigger per (incident, schedule), then who acknowledged.
+"""Paging (the ``page`` subcommand): one PagerDuty trigger per (incident, schedule),
+then who acknowledged.
 
 Exactly once, three times over: the Slack delivery is claimed with the page; the page row
 is unique by ``dedup_key`` (``shipbot-incident-<id>-<schedule>``), so the same command
