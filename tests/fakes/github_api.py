@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply
+from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply, ServedFake
 
 
 def _iso(epoch: int) -> str:
@@ -31,7 +31,7 @@ class FakeCommit:
 
 
 @dataclass
-class FakeGithub:
+class FakeGithub(ServedFake):
     repo: str = "acme/web"
     token: str | None = None
     commits: list[FakeCommit] = field(default_factory=list)
@@ -61,13 +61,6 @@ class FakeGithub:
         self.server.add("GET", rf"{base}/deployments/(?P<id>\d+)/statuses", self._list_statuses)
         self.server.start()
         return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def add_commit(self, message: str, *, login: str, date: str, files: list[str]) -> str:
         sha = f"{len(self.commits) + 1:02d}" + "ab" * 19

@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply
+from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply, ServedFake
 
 
 @dataclass
-class FakeOpsgenie:
+class FakeOpsgenie(ServedFake):
     api_key: str = "genie-key-0123456789"
     on_call: dict[str, list[str]] = field(default_factory=dict)  # schedule id -> usernames
     next_on_call: dict[str, list[str]] = field(default_factory=dict)
@@ -25,13 +25,6 @@ class FakeOpsgenie:
         self.server.add("GET", r"/v2/schedules/(?P<id>[^/]+)/next-on-calls", self._next)
         self.server.start()
         return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def _unexpected(self, request: Recorded, match: re.Match[str]) -> Reply:
         self.unexpected.append(request)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply
+from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply, ServedFake
 
 
 @dataclass
@@ -26,7 +26,7 @@ class FakeShift:
 
 
 @dataclass
-class FakePagerDuty:
+class FakePagerDuty(ServedFake):
     token: str = "pd-rest-token-0123456789"
     routing_keys: tuple[str, ...] = ("pd-routing-key-web-0123456789",)
     users: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {name, email}
@@ -45,13 +45,6 @@ class FakePagerDuty:
         self.server.add("POST", r"/v2/enqueue", self._enqueue)
         self.server.start()
         return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def triggers(self) -> list[Recorded]:
         return self.server.calls("POST", "/v2/enqueue")

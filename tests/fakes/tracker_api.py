@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply
+from tests.workflows.backends.http_fake import FakeHttpServer, Recorded, Reply, ServedFake
 
 
 @dataclass
@@ -28,7 +28,7 @@ class _Script:
 
 
 @dataclass
-class FakeGithubIssues:
+class FakeGithubIssues(ServedFake):
     repo: str = "acme/web"
     token: str = "ghp-fake-tracker-token"
     issues: list[dict[str, Any]] = field(default_factory=list)
@@ -41,13 +41,6 @@ class FakeGithubIssues:
         self.server.add("GET", base, self._list)
         self.server.start()
         return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def fail_next(self, status: int, *, count: int = 1) -> None:
         self.script.failures.extend([status] * count)
@@ -102,7 +95,7 @@ class FakeGithubIssues:
 
 
 @dataclass
-class FakeJira:
+class FakeJira(ServedFake):
     project: str = "OPS"
     email: str = "bot@example.com"
     token: str = "jira-fake-tracker-token"
@@ -115,13 +108,6 @@ class FakeJira:
         self.server.add("GET", "/rest/api/2/search", self._search)
         self.server.start()
         return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def fail_next(self, status: int, *, count: int = 1) -> None:
         self.script.failures.extend([status] * count)

@@ -126,3 +126,17 @@ class FakeHttpServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class ServedFake:
+    """Base of a fake API served by a ``FakeHttpServer`` in ``self.server``: its address
+    and how it stops (``start`` registers the fake's own routes)."""
+
+    server: FakeHttpServer
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
