@@ -80,6 +80,15 @@ def build_bolt_app(
     return app
 
 
+def _may_repeat(body: dict[str, Any], retry: str | None) -> bool:
+    """Whether a delivery could have been handled before, so the early look is worth a
+    round trip: a retry (Slack's header says so), a click or a form (a double click or
+    a double submit repeats the key without one). A first command, shortcut or event
+    skips it; its flow's claim still refuses a repeat (bench/ack_latency.py: one
+    connection checkout and query fewer on the hot path)."""
+    return retry is not None or body.get("type") in ("block_actions", "view_submission")
+
+
 def _exactly_once(deps: Deps) -> Callable[..., Any]:
     """Give every delivery its idempotency key, and drop one that was already handled.
 
@@ -91,11 +100,11 @@ def _exactly_once(deps: Deps) -> Callable[..., Any]:
     ) -> BoltResponse | None:
         key = slack_delivery_key(body)
         context["delivery_key"] = key or ""
-        if key:
+        retry = request.headers.get("x-slack-retry-num", [None])[0]
+        if key and _may_repeat(body, retry):
             with deps.database.read_connection() as connection:
                 seen = was_delivered(session=connection, key=key)
             if seen:
-                retry = request.headers.get("x-slack-retry-num", [None])[0]
                 log.info(
                     "ignoring %s delivered before (%s, retry %s)", request_kind(body), key, retry
                 )

@@ -13,7 +13,7 @@ not in ``bot/``, so that workflow code can write handlers without importing the 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from workflows.errors import Conflict, NotFound
 from workflows.redact import redact_text
 from workflows.store.db import Database
 from workflows.store.models import Job, JobState
+from workflows.store.tables import table_of
 from workflows.store.upsert import insert_or_ignore
 
 BACKOFF_BASE = timedelta(seconds=2)
@@ -110,8 +111,43 @@ def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    session.exec(insert_or_ignore(session, Job, key=["idempotency_key"]).values(**values))
+    # One round trip when the job is new (the usual case): the row comes back from the
+    # INSERT itself; only a repeated key reads the existing row.
+    statement = insert_or_ignore(session, Job, key=["idempotency_key"]).values(**values)
+    added = session.scalars(statement.returning(Job)).first()
+    if added is not None:
+        return added
     return session.exec(select(Job).where(col(Job.idempotency_key) == idempotency_key)).one()
+
+
+def enqueue_many(
+    *,
+    session: Session,
+    clock: Clock,
+    kind: str,
+    jobs: Sequence[tuple[Mapping[str, Any], str]],
+    max_attempts: int = 5,
+) -> None:
+    """``enqueue`` for several ``(payload, idempotency_key)`` of one kind in one
+    statement, for callers that need no row back. A key that exists is skipped."""
+    if not jobs:
+        return
+    now = clock.now()
+    rows = [
+        {
+            "kind": kind,
+            "payload": dict(payload),
+            "idempotency_key": key,
+            "state": JobState.pending.value,
+            "run_after": now,
+            "attempts": 0,
+            "max_attempts": max_attempts,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for payload, key in jobs
+    ]
+    session.execute(insert_or_ignore(session, table_of(Job), key=["idempotency_key"]).values(rows))
 
 
 def claim(

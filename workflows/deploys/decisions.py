@@ -37,8 +37,10 @@ def _check_binding(deploy: Deploy, version: str | None) -> None:
 
 def _check_may_decide(
     *, session: Session, ports: Ports, deploy_id: int, deploy: Deploy, user: str
-) -> None:
-    """Raise unless ``user`` may decide on ``deploy`` now, and has not yet."""
+) -> list[DeployApproval]:
+    """Raise unless ``user`` may decide on ``deploy`` now, and has not yet; the
+    decisions made so far (the deploy row is locked, so they stay the same until
+    commit)."""
     if deploy.state != DeployState.awaiting_approval:
         raise Conflict(
             f"Deploy {_describe(deploy)} is {deploy.state.replace('_', ' ')}; "
@@ -57,42 +59,39 @@ def _check_may_decide(
         raise PermissionDenied(
             f"Only members of {groups} may approve deploys to {deploy.environment}."
         )
-    earlier = [
-        a for a in queries.approvals_of(session=session, deploy_id=deploy_id) if a.approver == user
-    ]
+    decided = queries.approvals_of(session=session, deploy_id=deploy_id)
+    earlier = [a for a in decided if a.approver == user]
     if earlier:
         raise Conflict(f"You already decided on deploy #{deploy_id} ({earlier[0].decision}).")
+    return decided
 
 
 def _record_decision(
     *,
     session: Session,
-    deploy_id: int,
     deploy: Deploy,
+    decided: list[DeployApproval],
     user: str,
     decision: ApprovalDecision,
     reason: str,
     now: datetime,
 ) -> list[DeployApproval]:
-    """Store the decision; the approvals the deploy has now, this one included."""
-    session.add(
-        DeployApproval(
-            deploy_id=deploy_id,
-            approver=user,
-            decision=decision,
-            service=deploy.service,
-            environment=deploy.environment,
-            version=deploy.version,
-            reason=reason[:MAX_REASON] or None,
-            decided_at=now,
-        )
+    """Store the decision; the approvals the deploy has now, this one included.
+    ``decided`` was read under the deploy's row lock, so no read is needed after."""
+    assert deploy.id is not None
+    added = DeployApproval(
+        deploy_id=deploy.id,
+        approver=user,
+        decision=decision,
+        service=deploy.service,
+        environment=deploy.environment,
+        version=deploy.version,
+        reason=reason[:MAX_REASON] or None,
+        decided_at=now,
     )
+    session.add(added)
     session.flush()
-    return [
-        a
-        for a in queries.approvals_of(session=session, deploy_id=deploy_id)
-        if a.decision == ApprovalDecision.approve
-    ]
+    return [a for a in (*decided, added) if a.decision == ApprovalDecision.approve]
 
 
 def _apply_decision(
@@ -140,12 +139,14 @@ def decide(
     claim(session, ports, delivery_key)
     deploy = locked_deploy(session=session, deploy_id=deploy_id)
     _check_binding(deploy, version)
-    _check_may_decide(session=session, ports=ports, deploy_id=deploy_id, deploy=deploy, user=user)
+    decided = _check_may_decide(
+        session=session, ports=ports, deploy_id=deploy_id, deploy=deploy, user=user
+    )
     now = ports.clock.now()
     approvals = _record_decision(
         session=session,
-        deploy_id=deploy_id,
         deploy=deploy,
+        decided=decided,
         user=user,
         decision=decision,
         reason=reason,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from workflows import audit
@@ -27,6 +26,7 @@ from workflows.deploys.policy import InFlight, Verdict, evaluate, resolve_target
 from workflows.errors import Conflict, UserError
 from workflows.incidents import watch
 from workflows.jobs import enqueue
+from workflows.store.upsert import insert_or_ignore
 
 RUN_JOB = "deploy.run"
 EXPIRE_JOB = "deploy.expire"
@@ -94,7 +94,7 @@ def request_deploy(*, session: Session, ports: Ports, ask: DeployAsk) -> Deploy:
     if ask.break_glass and not ask.reason.strip():
         raise UserError("Break-glass needs a reason.", hint="`--break-glass <why it can't wait>`")
     deploy = _new_deploy(ports=ports, ask=ask, verdict=verdict)
-    _insert(session=session, deploy=deploy, verdict=verdict, ask=ask)
+    deploy = _insert(session=session, deploy=deploy, verdict=verdict, ask=ask)
     assert deploy.id is not None
     enqueue_changes(session=session, clock=ports.clock, config=ports.config, deploy=deploy)
     if deploy.approvals_required:
@@ -187,13 +187,14 @@ def _new_deploy(*, ports: Ports, ask: DeployAsk, verdict: Verdict) -> Deploy:
     )
 
 
-def _insert(*, session: Session, deploy: Deploy, verdict: Verdict, ask: DeployAsk) -> None:
-    """Store ``deploy``; the unique in-flight key refuses a second one across replicas."""
-    try:
-        with session.begin_nested():
-            session.add(deploy)
-            session.flush()
-    except IntegrityError:
+def _insert(*, session: Session, deploy: Deploy, verdict: Verdict, ask: DeployAsk) -> Deploy:
+    """Store ``deploy`` and return the stored row; the unique in-flight key refuses a
+    second one across replicas. One statement (``ON CONFLICT (in_flight_key) DO
+    NOTHING RETURNING``) where a savepoint around a flush cost three round trips."""
+    values = deploy.model_dump(exclude={"id"})
+    statement = insert_or_ignore(session, Deploy, key=["in_flight_key"]).values(**values)
+    stored = session.scalars(statement.returning(Deploy)).first()
+    if stored is None:
         # Another replica's request for the same service and environment won the race.
         running = queries.in_flight(
             session=session, service=verdict.service, environment=verdict.environment
@@ -206,7 +207,8 @@ def _insert(*, session: Session, deploy: Deploy, verdict: Verdict, ask: DeployAs
             state=str(running.state) if running else None,
         )
         raced = replace(verdict, checks=(*verdict.checks, in_flight))
-        raise DeployRefused(raced, break_glass=ask.break_glass) from None
+        raise DeployRefused(raced, break_glass=ask.break_glass)
+    return stored
 
 
 def _schedule_followups(*, session: Session, ports: Ports, deploy: Deploy) -> None:

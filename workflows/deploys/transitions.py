@@ -36,13 +36,16 @@ def transition(
     new_state = values.get("state")
     if new_state in TERMINAL_STATES:
         values = {"in_flight_key": None, **values}
-    result = session.exec(
+    statement = (
         update(Deploy)
         .where(col(Deploy.id) == deploy.id)
         .where(col(Deploy.state).in_(sorted(expected)))
         .values(**values)
+        .returning(Deploy)
     )
-    if result.rowcount != 1:
-        return False
-    session.refresh(deploy)
-    return True
+    # RETURNING the row refreshes ``deploy`` (the same identity, populate_existing) in the
+    # UPDATE's own round trip.
+    moved = session.scalars(
+        statement, execution_options={"populate_existing": True, "synchronize_session": False}
+    ).first()
+    return moved is not None

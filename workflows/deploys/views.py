@@ -10,7 +10,7 @@ from workflows.external.views import external_deploy_view
 from workflows.home.refresh import deploy_scope, homes_changed
 from workflows.incidents import watch
 from workflows.store.models import SlackMessage
-from workflows.views import request_render
+from workflows.views import RenderTarget, request_render, request_renders
 
 # One prefix per kind of message that shows a deploy; commands/deploys renders each.
 DEPLOY_PREFIX = "deploy:"
@@ -61,26 +61,19 @@ def show(
                 channel=deploy.channel,
             )
         return
-    request_render(
-        session=session, clock=clock, view_key=deploy_view(deploy.id), channel=deploy.channel
-    )
+    targets = [RenderTarget(view_key=deploy_view(deploy.id), channel=deploy.channel)]
+    if deploy.approvals_required:
+        targets.append(
+            RenderTarget(view_key=approval_view(deploy.id), channel=deploy.approvals_channel)
+        )
+        # A user id as the channel: Slack posts it in the bot's DM with them.
+        targets += [
+            RenderTarget(view_key=approval_dm_view(deploy.id, user), channel=user)
+            for user in sorted(approvers)
+        ]
+    request_renders(session=session, clock=clock, targets=targets)
     watch.deploy_changed(session=session, clock=clock, deploy=deploy)  # incident channels
     homes_changed(session=session, clock=clock, scope=deploy_scope(deploy.id))
-    if deploy.approvals_required == 0:
-        return
-    request_render(
-        session=session,
-        clock=clock,
-        view_key=approval_view(deploy.id),
-        channel=deploy.approvals_channel,
-    )
-    for user in sorted(approvers):
-        request_render(
-            session=session,
-            clock=clock,
-            view_key=approval_dm_view(deploy.id, user),
-            channel=user,  # a user id: Slack posts it in the bot's DM with them
-        )
 
 
 def dm_recipients(*, session: Session, deploy_id: int) -> list[str]:
@@ -95,15 +88,12 @@ def dm_recipients(*, session: Session, deploy_id: int) -> list[str]:
 def show_all(*, session: Session, clock: Clock, deploy: Deploy) -> None:
     """Re-render the deploy and every approval message it already has (DMs included)."""
     assert deploy.id is not None
-    show(session=session, clock=clock, deploy=deploy)
-    if deploy.approvals_required:
-        for user in dm_recipients(session=session, deploy_id=deploy.id):
-            request_render(
-                session=session,
-                clock=clock,
-                view_key=approval_dm_view(deploy.id, user),
-                channel=user,
-            )
+    dms = (
+        frozenset(dm_recipients(session=session, deploy_id=deploy.id))
+        if deploy.approvals_required
+        else frozenset()
+    )
+    show(session=session, clock=clock, deploy=deploy, approvers=dms)
 
 
 FINISHED_LABELS = {

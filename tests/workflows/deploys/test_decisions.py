@@ -13,7 +13,7 @@ from workflows.clock import FakeClock
 from workflows.deploys.decisions import cancel, decide, expire
 from workflows.deploys.locks import lock, unlock
 from workflows.deploys.models import ApprovalDecision, Deploy, DeployApproval
-from workflows.deploys.policy import Lock
+from workflows.deploys.policy import InFlight, Lock
 from workflows.deploys.requests import RUN_JOB, DeployRefused, Ports
 from workflows.errors import Conflict, DuplicateDelivery, NotFound, PermissionDenied
 from workflows.store.db import Database
@@ -92,6 +92,32 @@ def test_concurrent_final_approvals_start_exactly_one_run(database: Database, po
     with database.read_session() as session:
         assert session.get(Deploy, deploy_id).state == "approved"  # type: ignore[union-attr]
     assert len(_run_jobs(database)) == 1
+
+
+def test_concurrent_requests_for_one_service_and_environment_store_one_deploy(
+    database: Database, ports: Ports
+) -> None:
+    """Five people ask at once (replicas, no shared memory): the unique in-flight key lets
+    one request in; every other is refused naming the deploy in flight, none fails."""
+    users = ("U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0ERIN")
+    outcomes = _race(
+        [
+            lambda u=u, n=n: ask(
+                database, ports, f"web 1.2.{n} staging", user=u, delivery_key=f"slack:command:T{n}"
+            )
+            for n, u in enumerate(users)
+        ]
+    )
+    assert sum(o is None for o in outcomes) == 1
+    refused = [o for o in outcomes if o is not None]
+    assert all(isinstance(o, DeployRefused) for o in refused), refused
+    with database.read_session() as session:
+        stored = session.exec(select(Deploy)).all()
+    assert len(stored) == 1
+    for refusal in refused:
+        assert isinstance(refusal, DeployRefused)
+        blockers = [c for c in refusal.verdict.blockers if isinstance(c, InFlight)]
+        assert [b.deploy_id for b in blockers] == [stored[0].id]
 
 
 def test_six_identical_clicks_at_once_count_once(database: Database, ports: Ports) -> None:
