@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from workflows.audit.chain import RECORDED
@@ -58,13 +58,19 @@ def _environment(session: Session, entry: Any) -> str:
     if isinstance(params.get("environment"), str):
         return str(params["environment"])
     kind, _, number = str(entry.target).partition(":")
-    if kind == "deploy" and number.isdigit():
+    if kind == "deploy" and number.isdigit() and len(number) < 10:
         # By table name: this module should not import each domain's models.
         for row in session.identity_map.values():
             if getattr(row, "__tablename__", "") == "deploys" and getattr(row, "id", None) == int(
                 number
             ):
                 return str(getattr(row, "environment", ""))
+        # The flow let go of the row (the identity map holds it weakly): ask the table.
+        found = session.execute(
+            text("SELECT environment FROM deploys WHERE id = :id"), {"id": int(number)}
+        ).first()
+        if found is not None:
+            return str(found[0])
     return ""
 
 
@@ -73,6 +79,7 @@ def watch_audit(engine: Engine, counters: DomainCounters) -> Callable[[], None]:
     Returns a function that stops watching."""
 
     def after_flush(session: Session, _context: Any) -> None:
+        # While the deploy rows are surely in the identity map; the rest at commit.
         if getattr(session.get_bind(), "pool", None) is not engine.pool:
             return
         for entry in session.info.pop(RECORDED, []):
@@ -89,6 +96,9 @@ def watch_audit(engine: Engine, counters: DomainCounters) -> Callable[[], None]:
 
     listeners = (
         ("after_flush", after_flush),
+        # Entries recorded after the last flush (record writes with Core), while the
+        # transaction is still open for a lookup.
+        ("before_commit", lambda session: after_flush(session, None)),
         ("after_commit", after_commit),
         ("after_soft_rollback", lambda session, _previous: after_rollback(session)),
     )

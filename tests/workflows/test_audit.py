@@ -191,7 +191,9 @@ def test_a_session_reused_across_commits_sees_other_writers(
         long_lived.commit()
     finally:
         long_lived.close()
-    assert head_read_earlier is not None and head_read_earlier.seq == 3
+    # record reads the head under its lock, never the copy this session kept, so the new
+    # entry follows the other writer's.
+    assert head_read_earlier is not None
     assert entry.seq == 3
     assert check(database).ok
 

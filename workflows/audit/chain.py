@@ -29,7 +29,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import JSON, Table, Text, func, type_coerce
+from sqlalchemy import JSON, Integer, Table, Text, bindparam, func, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import insert as sa_insert
 from sqlmodel import Session, col, select
@@ -72,31 +72,37 @@ ENTRIES: Table = table_of(AuditEntry)
 HEAD: Table = table_of(AuditHead)
 
 
-def _json_text(session: Session, text: str) -> Any:
-    """``text`` bound to the JSON column verbatim: PostgreSQL needs the cast to ``json``
-    (which keeps the text as given); on SQLite a cast would change it, and none is needed."""
-    value = type_coerce(text, Text)
-    return sql_cast(value, JSON) if session.get_bind().dialect.name == "postgresql" else value
+# The statements of an append, built once: an append is on every audited request's
+# path, and building ``insert().values(...)`` anew cost more CPU than running it.
+_LOCK_HEAD = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = (
+    update(HEAD)
+    .where(HEAD.c.id == 1)
+    .values(seq=bindparam("new_seq", type_=Integer), hash=bindparam("new_hash", type_=Text))
+)
+_PARAMS_TEXT = bindparam("params_text", type_=Text)
+_ADD_ENTRY = {
+    # The params column gets exactly the canonical text that was hashed: PostgreSQL
+    # needs the cast to ``json`` (which keeps the text as given); on SQLite a cast would
+    # change it, and none is needed.
+    "postgresql": sa_insert(ENTRIES).values(params=sql_cast(_PARAMS_TEXT, JSON)),
+    "sqlite": sa_insert(ENTRIES).values(params=_PARAMS_TEXT),
+}
 
 
-def _locked_head(session: Session) -> AuditHead:
-    # populate_existing: a session kept across commits must not trust a head it loaded
-    # before another writer moved it.
-    locked = (
-        select(AuditHead)
-        .where(AuditHead.id == 1)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    head = session.exec(locked).first()
+def _locked_head(session: Session) -> tuple[int, str]:
+    """The head's ``(seq, hash)``, its row locked until the transaction ends. Core rows,
+    not an ORM object: nothing a session kept across commits can be stale."""
+    head = session.execute(_LOCK_HEAD).first()
     if head is None:
         # Two replicas creating the head at once: the loser's insert waits for the winner
         # and does nothing, then both queue on the row lock below.
         session.exec(
             insert_or_ignore(session, AuditHead, key=["id"]).values(id=1, seq=0, hash=GENESIS_HASH)
         )
-        head = session.exec(locked).one()
-    if head.seq == 0:
+        head = session.execute(_LOCK_HEAD).one()
+    seq, hash_ = int(head.seq), str(head.hash)
+    if seq == 0:
         last = session.exec(select(func.max(AuditEntry.seq))).one()
         if last is not None:
             # A head lost or reset under existing entries is tampering; appending would
@@ -105,11 +111,12 @@ def _locked_head(session: Session) -> AuditHead:
                 f"the audit head is missing or reset but entries up to {last} exist; "
                 "run `shipbot audit verify`"
             )
-    return head
+    return seq, hash_
 
 
 RECORDED = "shipbot.audit.recorded"
-"""``session.info`` key: the entries ``record`` wrote in this session since its last flush."""
+"""``session.info`` key: the entries ``record`` wrote in this session's transaction (they
+are Core inserts, invisible to the ORM's own bookkeeping)."""
 
 
 def record(
@@ -135,9 +142,9 @@ def record(
     clean_params = json.loads(
         json.dumps(redact(dict(params or {})), allow_nan=False, default=json_default)
     )
-    head = _locked_head(session)
+    head_seq, prev_hash = _locked_head(session)
     fields: dict[str, Any] = {
-        "seq": head.seq + 1,
+        "seq": head_seq + 1,
         "created_at": utc(clock.now()),
         "actor": redact_text(actor),
         "action": action,
@@ -148,29 +155,19 @@ def record(
         "channel": channel or None,
         "message_ts": message_ts or None,
     }
-    prev_hash = head.hash
     params_text = canonical_json(clean_params)
     text = hashed_text(
         **{**fields, "created_at": format_timestamp(fields["created_at"]), "params": params_text}
     )
     digest = hashlib.sha256((prev_hash + text).encode("utf-8")).hexdigest()
-    # A Core insert, so the params column holds exactly the canonical text that was hashed
-    # (the ORM would store its own json.dumps of the dict).
-    session.execute(
-        sa_insert(ENTRIES).values(
-            **{**fields, "params": _json_text(session, params_text)},
-            prev_hash=prev_hash,
-            hash=digest,
-        )
-    )
-    head.seq = fields["seq"]
-    head.hash = digest
+    row = {**fields, "prev_hash": prev_hash, "hash": digest, "params_text": params_text}
+    del row["params"]
+    session.execute(_ADD_ENTRY[session.get_bind().dialect.name], row)
+    session.execute(_MOVE_HEAD, {"new_seq": fields["seq"], "new_hash": digest})
     entry = AuditEntry(**fields, prev_hash=prev_hash, hash=digest)
     # Written with Core, so it is not in ``session.new``: listeners that count what a
-    # transaction audited (metrics) find it here at its flush.
+    # transaction audited (metrics) find it here when the transaction commits.
     session.info.setdefault(RECORDED, []).append(entry)
-    session.add(head)
-    session.flush()
     return entry
 
 

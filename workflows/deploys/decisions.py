@@ -170,6 +170,7 @@ def decide(
         action=f"deploy.{'approved' if decision == ApprovalDecision.approve else 'rejected'}",
         target=f"deploy:{deploy_id}",
         params={
+            "environment": deploy.environment,
             "version": deploy.version,
             "approvals": len(approvals),
             "required": deploy.approvals_required,
