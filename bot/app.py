@@ -80,13 +80,16 @@ def build_bolt_app(
     return app
 
 
-def _may_repeat(body: dict[str, Any], retry: str | None) -> bool:
+def _may_repeat(body: dict[str, Any], retry: str | None, mode: str) -> bool:
     """Whether a delivery could have been handled before, so the early look is worth a
-    round trip: a retry (Slack's header says so), a click or a form (a double click or
-    a double submit repeats the key without one). A first command, shortcut or event
-    skips it; its flow's claim still refuses a repeat (bench/ack_latency.py: one
-    connection checkout and query fewer on the hot path)."""
-    return retry is not None or body.get("type") in ("block_actions", "view_submission")
+    round trip: a retry (Slack's header says so), anything over Socket Mode (its
+    envelopes carry no such header), a click or a form (a double click or a double
+    submit repeats the key without one). A first HTTP command, shortcut or event skips
+    it; its flow's claim still refuses a repeat (bench/ack_latency.py: one connection
+    checkout and query fewer on the hot path)."""
+    if retry is not None or mode != "http":
+        return True
+    return body.get("type") in ("block_actions", "view_submission")
 
 
 def _exactly_once(deps: Deps) -> Callable[..., Any]:
@@ -101,7 +104,7 @@ def _exactly_once(deps: Deps) -> Callable[..., Any]:
         key = slack_delivery_key(body)
         context["delivery_key"] = key or ""
         retry = request.headers.get("x-slack-retry-num", [None])[0]
-        if key and _may_repeat(body, retry):
+        if key and _may_repeat(body, retry, getattr(request, "mode", "http")):
             with deps.database.read_connection() as connection:
                 seen = was_delivered(session=connection, key=key)
             if seen:

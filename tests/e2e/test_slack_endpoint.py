@@ -10,10 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from slack_sdk.models.blocks import Block
+from sqlmodel import select
 
 from bot.sandbox.signing import block_actions_body, event_callback_body, sign, slash_command_body
 from tests.e2e.conftest import FORM, SIGNING_SECRET, RunningBot
 from workflows import audit
+from workflows.deploys.models import Deploy
 
 
 def _validate_blocks(blocks: list[dict]) -> None:
@@ -224,3 +226,23 @@ def test_metrics_count_acks_and_jobs(running_bot: RunningBot) -> None:
         r'shipbot_http_requests_total\{route="/slack/events",status="200"\} [1-9]', text
     )
     assert "# TYPE shipbot_jobs gauge" in text
+
+
+def test_a_command_delivered_twice_without_a_retry_header_stores_one_deploy(
+    running_bot: RunningBot,
+) -> None:
+    """A first command skips the early look (no retry header), so a repeat of it is
+    refused by the flow's own claim in the same transaction as the deploy."""
+    body = slash_command_body(
+        command="/deploy",
+        text="web 1.2.3 to staging",
+        user_id="U0ALICE",
+        channel_id="C0DEPLOYS",
+        trigger_id="13345224609.738474920.8088930838d88f008e0",
+    )
+    first = running_bot.post_signed(body)
+    again = running_bot.post_signed(body)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert "web" in first.text and again.text == ""
+    with running_bot.runtime.database.read_session() as session:
+        assert len(session.exec(select(Deploy)).all()) == 1
