@@ -80,7 +80,7 @@ class Runtime:
         self._unwatch_audit = watch_audit(database.engine, self.metrics.domain)
         if upgrade_sqlite and not database.is_postgres:
             # An embedded SQLite file belongs to this one process: keep it current.
-            database.upgrade()
+            database.upgrade_if_behind()
         return database
 
     def _build_deps(self, *, token: str, config: ShipbotConfig | None) -> Deps:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from workflows.store.write_gate import WriteGate
@@ -27,6 +28,9 @@ READ_ONLY_OPTION = "shipbot_read_only"
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the lock before failing
 SQLITE_POOL_SIZE = 16  # kept open; more are opened (and closed again) under a burst
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+HEAD_REVISION = "0003"
+"""The newest migration in ``MIGRATIONS_DIR``, so a start can tell "current" without
+importing Alembic (tests/workflows/test_migrations.py keeps it equal to Alembic's head)."""
 
 
 def normalise_url(url: str) -> str:
@@ -167,6 +171,21 @@ class Database:
         from alembic import command
 
         command.upgrade(self._alembic_config(), revision)
+
+    def upgrade_if_behind(self) -> None:
+        """``upgrade`` unless the schema is already at ``HEAD_REVISION``: one query, where
+        Alembic's import and no-op run cost a few hundred milliseconds of every start."""
+        if self.stored_revision() != HEAD_REVISION:
+            self.upgrade()
+
+    def stored_revision(self) -> str | None:
+        """The schema's revision from ``alembic_version`` (None before any migration)."""
+        try:
+            with self.read_connection() as connection:
+                found = connection.execute(text("SELECT version_num FROM alembic_version"))
+                return found.scalar()
+        except DBAPIError:  # no such table yet
+            return None
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
