@@ -321,7 +321,9 @@ def test_a_drop_ends_the_tcp_connection_without_a_close_frame(
     raw.receive()  # hello
     assert server.drop_connections() == 1
     assert raw.reader.read(2) == b""  # end of stream, where a close frame would have been
-    server.wait_for(lambda: not server.connections, timeout=5)
+    # A dropped connection stops counting at once; ``connected`` is cleared a moment later
+    # by the connection's own thread, so wait for both rather than race that thread.
+    server.wait_for(lambda: not server.connections and not server.connected.is_set(), timeout=5)
     assert not server.connected.is_set()
 
 
