@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import RunningBot
+from tests.e2e.deploy_helpers import click, message_with
 from tests.e2e.test_deploy_scenario import _approve_through, _wait_state
 
 
@@ -50,3 +51,22 @@ def test_deploys_approvals_and_incidents_are_counted_once_committed(
         'decision="approved",environment="production"': 2.0
     }
     assert samples(bot, "shipbot_incidents_total").get('event="declare"') == 1.0
+
+
+def test_a_cancel_is_counted_under_its_deploys_environment(
+    running_bot: RunningBot, slack: Any
+) -> None:
+    """The cancel flow lets go of the deploy row before its transaction commits, and its
+    audit params name no environment: the counter looks the deploy up, never counts it
+    under an empty environment."""
+    bot = running_bot
+    bot.runtime.start_background(worker=True, scheduler=False)
+    assert bot.command("web 1.2.3 to production", command="/deploy").status_code == 200
+    card = slack.wait_for(lambda: message_with(slack, "C0DEPLOYS", "Deploy #1:"))
+    click(bot, slack, user="U0ALICE", message=card, channel="C0DEPLOYS", action_id="deploy.cancel")
+    slack.wait_for(
+        lambda: message_with(slack, "C0DEPLOYS", "Deploy #1:")["text"].endswith("cancelled")
+    )  # type: ignore[index]
+    deploys = samples(bot, "shipbot_deploys_total")
+    assert deploys.get('environment="production",event="cancelled"') == 1.0, deploys
+    assert not [labels for labels in deploys if 'environment=""' in labels], deploys
