@@ -83,6 +83,28 @@ def backoff(attempt: int, *, rng: random.Random | None = None) -> timedelta:
     return timedelta(seconds=ceiling / 2 + jitter)
 
 
+def _new_job(
+    kind: str,
+    payload: Mapping[str, Any],
+    key: str,
+    run_after: datetime,
+    max_attempts: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of a job not yet tried, as ``enqueue`` and ``enqueue_many`` insert it."""
+    return {
+        "kind": kind,
+        "payload": dict(payload),
+        "idempotency_key": key,
+        "state": JobState.pending.value,
+        "run_after": run_after,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def enqueue(
     *,
     session: Session,
@@ -100,17 +122,7 @@ def enqueue(
     key waits for the first transaction and then finds its row.
     """
     now = clock.now()
-    values = {
-        "kind": kind,
-        "payload": dict(payload),
-        "idempotency_key": idempotency_key,
-        "state": JobState.pending.value,
-        "run_after": run_after or now,
-        "attempts": 0,
-        "max_attempts": max_attempts,
-        "created_at": now,
-        "updated_at": now,
-    }
+    values = _new_job(kind, payload, idempotency_key, run_after or now, max_attempts, now)
     # One round trip when the job is new (the usual case): the row comes back from the
     # INSERT itself; only a repeated key reads the existing row.
     statement = insert_or_ignore(session, Job, key=["idempotency_key"]).values(**values)
@@ -133,20 +145,7 @@ def enqueue_many(
     if not jobs:
         return
     now = clock.now()
-    rows = [
-        {
-            "kind": kind,
-            "payload": dict(payload),
-            "idempotency_key": key,
-            "state": JobState.pending.value,
-            "run_after": now,
-            "attempts": 0,
-            "max_attempts": max_attempts,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for payload, key in jobs
-    ]
+    rows = [_new_job(kind, payload, key, now, max_attempts, now) for payload, key in jobs]
     session.execute(insert_or_ignore(session, table_of(Job), key=["idempotency_key"]).values(rows))
 
 
