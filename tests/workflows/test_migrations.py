@@ -25,13 +25,13 @@ def test_upgraded_schema_has_no_difference_from_the_models(database: Database) -
 def test_the_head_revision_constant_is_alembics_head(database: Database) -> None:
     """A start skips Alembic when the schema is at HEAD_REVISION: a new migration that
     forgot to move the constant would be skipped on every SQLite start."""
-    assert HEAD_REVISION == database.head_revision() == database.stored_revision()
+    assert HEAD_REVISION == database.head_revision() == database.current_revision()
 
 
 def test_upgrade_if_behind_migrates_an_empty_database(tmp_path: Path) -> None:
     fresh = Database(f"sqlite:///{tmp_path / 'fresh.db'}")
-    assert fresh.stored_revision() is None
+    assert fresh.current_revision() is None
     fresh.upgrade_if_behind()
-    assert fresh.stored_revision() == HEAD_REVISION and fresh.migrations_current()
+    assert fresh.current_revision() == HEAD_REVISION and fresh.migrations_current()
     fresh.upgrade_if_behind()  # current: nothing to do, and nothing fails
     fresh.dispose()
