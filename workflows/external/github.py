@@ -193,10 +193,14 @@ def receive_github(
     config = require_config(config, "github")
     assert config.hooks.github is not None
     authenticate(config.hooks.github, body, headers)
-    event = headers.get(EVENT_HEADER, "").strip()
+    event = boundary.clean_text(headers.get(EVENT_HEADER, "")).strip()
     delivery = headers.get(DELIVERY_HEADER, "").strip()
     if not event or not delivery or len(delivery) > 100:
         raise BadPayload("X-GitHub-Event and X-GitHub-Delivery are required")
+    if boundary.clean_text(delivery) != delivery:
+        # Refused, not cleaned: a cleaned id could equal another delivery's and be
+        # dropped as its repeat (and PostgreSQL refuses a NUL in the deliveries table).
+        raise BadPayload("X-GitHub-Delivery holds control characters")
     payload = decode_json(body)
     if not isinstance(payload, Mapping):
         raise BadPayload("the body is not a JSON object")

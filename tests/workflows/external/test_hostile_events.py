@@ -146,3 +146,25 @@ def test_hostile_github_and_argocd_bodies(database: Database) -> None:
         assert forbidden not in shown
     with database.read_session() as session:
         assert session.exec(select(Deploy)).first() is not None  # some did get in
+
+
+def test_a_delivery_id_with_a_control_character_is_refused(database: Database) -> None:
+    body = json.dumps({"repository": {"full_name": "acme/web"}}).encode()
+    headers = {"x-hub-signature-256": _sign(body), "x-github-event": "push"}
+    for delivery in ("d1\x00", "d1\x1b[2J"):
+        with pytest.raises(BadPayload, match="control characters"):
+            receive_github(
+                database=database,
+                clock=FakeClock(),
+                config=CONFIG,
+                body=body,
+                headers={**headers, "x-github-delivery": delivery},
+            )
+    outcome = receive_github(
+        database=database,
+        clock=FakeClock(),
+        config=CONFIG,
+        body=body,
+        headers={**headers, "x-github-delivery": "d1"},
+    )
+    assert not outcome.duplicate  # the refused ones claimed nothing
