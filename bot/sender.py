@@ -71,7 +71,8 @@ def make_render_handler(
 
     ``interval`` paces messages per channel; ``lease`` bounds how long a crashed render
     blocks its message; ``max_rounds`` bounds re-renders within one job when the object
-    keeps changing (each change has its own job anyway); ``sleep`` waits for a pace slot
+    keeps changing (after that the job is postponed, not finished, so changes made
+    meanwhile are still shown); ``sleep`` waits for a pace slot
     (tests pass one that moves a fake clock).
     """
 
@@ -138,6 +139,10 @@ class _Render:
                 if message is None or message.rendered_version >= message.desired_version:
                     return
                 message = self._render_once(message)
+            if message is not None and message.rendered_version < message.desired_version:
+                # Changes that came while rendering share this job (views.render_job_key):
+                # ending now would leave them unshown, so the job runs again.
+                raise RetryLater(timedelta(0), reason=f"{self.view_key} changed while rendering")
         except SlackApiError as error:
             self._raise_for(error)
         finally:

@@ -27,7 +27,7 @@ from workflows.redact import redact_text
 from workflows.store.db import Database
 from workflows.store.models import Job, JobState
 from workflows.store.tables import table_of
-from workflows.store.upsert import insert_or_ignore
+from workflows.store.upsert import dialect_insert, insert_or_ignore
 
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=10)
@@ -139,14 +139,37 @@ def enqueue_many(
     kind: str,
     jobs: Sequence[tuple[Mapping[str, Any], str]],
     max_attempts: int = 5,
+    rearm: bool = False,
 ) -> None:
     """``enqueue`` for several ``(payload, idempotency_key)`` of one kind in one
-    statement, for callers that need no row back. A key that exists is skipped."""
+    statement, for callers that need no row back. A key that exists is skipped, unless
+    ``rearm``: then a job of that key that has finished (succeeded or dead) is made
+    pending again as if new, and one still pending or running is left to do the work."""
     if not jobs:
         return
     now = clock.now()
     rows = [_new_job(kind, payload, key, now, max_attempts, now) for payload, key in jobs]
-    session.execute(insert_or_ignore(session, table_of(Job), key=["idempotency_key"]).values(rows))
+    if not rearm:
+        statement = insert_or_ignore(session, table_of(Job), key=["idempotency_key"])
+        session.execute(statement.values(rows))
+        return
+    table = table_of(Job)
+    fresh = {
+        "state": JobState.pending.value,
+        "run_after": now,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "last_error": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "finished_at": None,
+        "updated_at": now,
+    }
+    finished = table.c.state.in_([JobState.succeeded.value, JobState.dead.value])
+    statement = dialect_insert(session, table).on_conflict_do_update(
+        index_elements=["idempotency_key"], set_=fresh, where=finished
+    )
+    session.execute(statement.values(rows))
 
 
 def claim(

@@ -1,9 +1,18 @@
 """Slack messages as views of stored state (rule 3), on the store side.
 
 A change to an object calls ``request_render`` in the change's own transaction: it bumps
-the message's ``desired_version`` and enqueues a ``render`` job for that version. The
-render job (``bot/sender.py``) renders whatever is stored when it runs, so several changes
-made before it runs coalesce into one Slack call and later jobs find nothing left to do.
+the message's ``desired_version`` and makes sure a ``render`` job is waiting. The render
+job (``bot/sender.py``) renders whatever is stored when it runs, so every change made
+before it runs is shown by one Slack call. The job is keyed on the version Slack shows now
+(``render_job_key``), not on the change: the 2nd to 100th change before a render share the
+first one's job instead of each leaving a job that finds nothing to do.
+
+Why no change is lost: a change that finds its key's job pending or running leaves it be.
+A pending job will read the change when it runs. A running one has not yet recorded its
+render (it would have moved the key on), and its record waits for the change's row lock,
+so its next read of the row sees the change; a render that ends behind raises
+``RetryLater`` and runs again. A finished job of the key (a render that went dead, or one
+that found a newer render had beaten it) is re-armed.
 
 While a render talks to Slack it holds a short lease on the message (``render_owner``),
 so two renders of one message never overtake each other, and ``post_started_at`` marks a
@@ -63,7 +72,8 @@ def request_render(
     """Ask for the message of ``view_key`` to show the object's current state.
 
     Creates the message row on first use (``channel``/``thread_ts`` are fixed then: a
-    message cannot move) and enqueues one render job per version. Does not commit.
+    message cannot move) and sees that a render job waits (one per version Slack shows,
+    shared by every change made meanwhile: see the module's note). Does not commit.
     ``kind`` names another job that brings a surface other than a message in step (an
     App Home, ``workflows.home``) with the same versions and leases.
     """
@@ -117,12 +127,19 @@ def request_renders(
         clock=clock,
         kind=kind,
         jobs=[
-            ({"view_key": key}, f"{kind}:{key}:{messages[key].desired_version}")
+            ({"view_key": key}, render_job_key(kind, key, messages[key].rendered_version))
             for key in sorted(messages)
         ],
         max_attempts=RENDER_MAX_ATTEMPTS,
+        rearm=True,
     )
     return messages
+
+
+def render_job_key(kind: str, view_key: str, rendered_version: int) -> str:
+    """The key of the job that brings ``view_key`` past ``rendered_version`` (what Slack
+    shows now): every change made while Slack shows that version shares one job."""
+    return f"{kind}:{view_key}:after:{rendered_version}"
 
 
 def get_message(*, session: Session, view_key: str) -> SlackMessage | None:

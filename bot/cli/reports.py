@@ -37,6 +37,7 @@ from workflows.reports.models import ReportRun
 from workflows.reports.runner import compute_figures, make_run_handler, worth_posting
 from workflows.store.db import Database
 from workflows.store.models import Job, JobState
+from workflows.views import RENDER_JOB_KIND, render_job_key
 
 JOB_TIMEOUT = 120.0  # seconds the terminal waits for one job (Slack pacing, retries)
 LEASE = timedelta(seconds=60)
@@ -148,7 +149,8 @@ def _post(
         return EXIT_OK
     render = make_render_handler(client_factory=lambda: client, registry=registry)
     view = claims.view_key(run.id)
-    if _drive(database, clock, f"render:{view}:1", render, owner) != JobState.succeeded:
+    first_render = render_job_key(RENDER_JOB_KIND, view, 0)
+    if _drive(database, clock, first_render, render, owner) != JobState.succeeded:
         print(
             f"shipbot: posting report run {run.id} failed; see `shipbot jobs list`", file=sys.stderr
         )

@@ -64,6 +64,10 @@ class Publisher:
             self._wait_for_slot(context, view_key)
             self.client_factory().views_publish(user_id=user, view=view)
             views.record_rendered(**owned, clock=context.clock, version=version, ts=None)
+            latest = views.load_message(database=context.database, view_key=view_key)
+            if latest is not None and latest.rendered_version < latest.desired_version:
+                # A change made while publishing shares this job (views.render_job_key).
+                raise RetryLater(timedelta(0), reason=f"{view_key} changed while publishing")
         finally:
             views.release_render(**owned)
 

@@ -69,7 +69,9 @@ class GatedClient(WebClient):
 
 
 class Harness:
-    def __init__(self, database: Database, clock: FakeClock, fake: FakeSlackApi) -> None:
+    def __init__(
+        self, database: Database, clock: FakeClock, fake: FakeSlackApi, max_rounds: int = 3
+    ) -> None:
         self.database = database
         self.clock = clock
         self.fake = fake
@@ -81,7 +83,7 @@ class Harness:
         registry = RendererRegistry()
         registry.register("deploy:", render_view)
         self.handler = make_render_handler(
-            client_factory=self.client, registry=registry, sleep=self._sleep
+            client_factory=self.client, registry=registry, sleep=self._sleep, max_rounds=max_rounds
         )
 
     def client(self) -> WebClient:
@@ -112,12 +114,14 @@ class Harness:
         assert message is not None
         return message
 
-    def job(self, view_key: str, version: int) -> Job:
+    def job(self, view_key: str, after: int) -> Job:
+        """The render job of ``view_key`` while Slack shows version ``after``."""
+        key = views.render_job_key("render", view_key, after)
         with self.database.session() as session:
             found = [
                 job
                 for job in jobs.list_jobs(session=session, kind="render")
-                if job.idempotency_key == f"render:{view_key}:{version}"
+                if job.idempotency_key == key
             ]
             assert len(found) == 1
             return found[0]
@@ -154,10 +158,10 @@ def test_first_render_posts_then_changes_update_in_place(harness: Harness, chann
 def test_changes_before_the_render_coalesce_into_one_post(harness: Harness, channel: str) -> None:
     for _ in range(3):
         harness.change("deploy:1", channel)
-    assert harness.worker().run_pending() == 3
+    assert harness.worker().run_pending() == 1  # the three changes share one job
     assert harness.texts("chat.postMessage") == ["deploy:1 v3"]
     assert harness.fake.calls_to("chat.update") == []
-    assert [harness.job("deploy:1", v).state for v in (1, 2, 3)] == ["succeeded"] * 3
+    assert harness.job("deploy:1", 0).state == "succeeded"
 
 
 def test_rate_limit_postpones_without_using_an_attempt(harness: Harness, channel: str) -> None:
@@ -165,14 +169,14 @@ def test_rate_limit_postpones_without_using_an_attempt(harness: Harness, channel
     harness.change("deploy:1", channel)
     worker = harness.worker()
     assert worker.run_pending() == 1
-    job = harness.job("deploy:1", 1)
+    job = harness.job("deploy:1", 0)
     assert (job.state, job.attempts) == ("pending", 0)
     assert job.run_after == harness.clock.now() + timedelta(seconds=1)
     assert worker.run_pending() == 0  # not before Retry-After
 
     harness.clock.advance(seconds=1)
     assert worker.run_pending() == 1
-    assert harness.job("deploy:1", 1).state == "succeeded"
+    assert harness.job("deploy:1", 0).state == "succeeded"
     assert len(harness.fake.calls_to("chat.postMessage")) == 2
     assert [m["text"] for m in harness.fake.messages(channel)] == ["deploy:1 v1"]
 
@@ -183,12 +187,12 @@ def test_server_errors_are_retried_and_deliver_once(harness: Harness, channel: s
     worker = harness.worker()
     for attempt in (1, 2):
         assert worker.run_pending() == 1
-        job = harness.job("deploy:1", 1)
+        job = harness.job("deploy:1", 0)
         assert (job.state, job.attempts) == ("pending", attempt)
         assert job.last_error and "internal_error" in job.last_error
         harness.clock.advance(minutes=10)
     assert worker.run_pending() == 1
-    assert harness.job("deploy:1", 1).state == "succeeded"
+    assert harness.job("deploy:1", 0).state == "succeeded"
     assert [m["text"] for m in harness.fake.messages(channel)] == ["deploy:1 v1"]
     # Each retry first looked for a post the failed attempt might have made.
     assert len(harness.fake.calls_to("conversations.history")) == 2
@@ -239,7 +243,7 @@ def test_a_deleted_message_is_posted_anew(harness: Harness, channel: str) -> Non
 def test_a_missing_channel_kills_the_job_with_slacks_reason(harness: Harness) -> None:
     harness.change("deploy:1", "C-gone")
     assert harness.worker().run_pending() == 1
-    job = harness.job("deploy:1", 1)
+    job = harness.job("deploy:1", 0)
     assert (job.state, job.attempts) == ("dead", 1)
     assert job.last_error and "channel_not_found" in job.last_error
     message = harness.message("deploy:1")
@@ -262,7 +266,7 @@ def test_a_far_pace_slot_postpones_the_render(harness: Harness, channel: str) ->
         views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
     harness.change("deploy:1", channel)
     assert harness.worker().run_pending() == 1
-    job = harness.job("deploy:1", 1)
+    job = harness.job("deploy:1", 0)
     assert (job.state, job.attempts) == ("pending", 0)
     assert job.run_after == harness.clock.now() + timedelta(seconds=3)
     assert harness.fake.calls_to("chat.postMessage") == []
@@ -279,20 +283,19 @@ def test_thread_replies_are_posted_in_their_thread(harness: Harness, channel: st
     assert harness.message("deploy:1").ts != parent["ts"]
 
 
-def test_concurrent_renders_of_one_message_keep_its_order(harness: Harness, channel: str) -> None:
+def test_a_change_made_during_a_render_joins_its_job(harness: Harness, channel: str) -> None:
     harness.change("deploy:1", channel)
     harness.worker("a").run_pending()
     harness.change("deploy:1", channel)
     harness.gate["armed"] = threading.Event()
 
-    # Worker A renders v2 and is held inside chat.update, holding the render lease.
+    # Worker A renders v2 (the job of "after v1") and is held inside chat.update.
     thread = threading.Thread(target=harness.worker("a").run_pending, kwargs={"max_jobs": 1})
     thread.start()
     assert harness.gate["entered"].wait(timeout=30)
     harness.change("deploy:1", channel)
-    assert harness.worker("b").run_pending() == 1
-    job = harness.job("deploy:1", 3)
-    assert (job.state, job.attempts) == ("pending", 0)  # another render holds the message
+    # Slack still shows v1, so v3 shares the running job: nothing new for B to run.
+    assert harness.worker("b").run_pending() == 0
 
     harness.gate["proceed"].set()
     thread.join(timeout=30)
@@ -300,12 +303,35 @@ def test_concurrent_renders_of_one_message_keep_its_order(harness: Harness, chan
     # A saw v3 arrive while it worked and rendered it too, after v2, in the same job.
     assert harness.texts("chat.update") == ["deploy:1 v2", "deploy:1 v3"]
     assert harness.message("deploy:1").rendered_version == 3
-
+    assert harness.job("deploy:1", 1).state == "succeeded"
     harness.clock.advance(seconds=2)
-    assert harness.worker("b").run_pending() == 1
-    assert harness.job("deploy:1", 3).state == "succeeded"
-    assert len(harness.fake.calls_to("chat.update")) == 2
+    assert harness.worker("b").run_pending() == 0
     assert [m["text"] for m in harness.fake.messages(channel)] == ["deploy:1 v3"]
+
+
+def test_a_render_that_ends_behind_runs_again(
+    database: Database, clock: FakeClock, fake: FakeSlackApi, channel: str
+) -> None:
+    harness = Harness(database, clock, fake, max_rounds=1)
+    harness.change("deploy:1", channel)
+    harness.worker("a").run_pending()
+    harness.change("deploy:1", channel)
+    harness.gate["armed"] = threading.Event()
+    thread = threading.Thread(target=harness.worker("a").run_pending, kwargs={"max_jobs": 1})
+    thread.start()
+    assert harness.gate["entered"].wait(timeout=30)
+    harness.change("deploy:1", channel)  # v3 joins the running job of "after v1"
+    harness.gate["proceed"].set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+
+    # One round allowed: A showed v2 and, still behind, put the job back without an attempt.
+    assert harness.texts("chat.update") == ["deploy:1 v2"]
+    job = harness.job("deploy:1", 1)
+    assert (job.state, job.attempts) == ("pending", 0)
+    assert harness.worker("b").run_pending() == 1
+    assert harness.texts("chat.update") == ["deploy:1 v2", "deploy:1 v3"]
+    assert harness.job("deploy:1", 1).state == "succeeded"
 
 
 def test_registry_picks_the_longest_prefix() -> None:

@@ -6,11 +6,13 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
 from workflows import jobs, views
 from workflows.clock import FakeClock
 from workflows.store.db import Database
-from workflows.store.models import SlackMessage
+from workflows.store.models import Job, JobState, SlackMessage
 
 LEASE = timedelta(seconds=30)
 
@@ -29,21 +31,72 @@ def _message(database: Database, key: str = "deploy:1") -> SlackMessage:
     return message
 
 
-def test_each_change_bumps_the_version_and_enqueues_one_render(
-    database: Database, clock: FakeClock
-) -> None:
+def test_changes_before_a_render_share_one_job(database: Database, clock: FakeClock) -> None:
     assert _request(database, clock) == 1
     assert _request(database, clock, channel="C-other") == 2
     message = _message(database)
     assert (message.channel, message.desired_version, message.rendered_version) == ("C1", 2, 0)
+    queued = _render_jobs(database)
+    assert [job.idempotency_key for job in queued] == ["render:deploy:1:after:0"]
+    assert queued[0].max_attempts == views.RENDER_MAX_ATTEMPTS
+    assert queued[0].payload == {"view_key": "deploy:1"}
+
+
+def _render_jobs(database: Database) -> list[Job]:
     with database.session() as session:
-        queued = jobs.list_jobs(session=session, kind="render")
-    assert sorted(job.idempotency_key for job in queued) == [
-        "render:deploy:1:1",
-        "render:deploy:1:2",
+        return sorted(jobs.list_jobs(session=session, kind="render"), key=lambda job: job.id or 0)
+
+
+def _render(database: Database, clock: FakeClock, version: int) -> None:
+    """What a render job does: take the lease, record ``version`` as shown, let go."""
+    assert views.acquire_render(
+        database=database, clock=clock, view_key="deploy:1", owner="r", lease=LEASE
+    )
+    assert views.record_rendered(
+        database=database, clock=clock, view_key="deploy:1", owner="r", version=version, ts="1.0"
+    )
+    assert views.release_render(database=database, view_key="deploy:1", owner="r")
+
+
+def _set_job_state(database: Database, key: str, state: JobState) -> None:
+    with database.transaction() as session:
+        session.exec(
+            update(Job).where(col(Job.idempotency_key) == key).values(state=state, attempts=3)
+        )
+
+
+def test_a_change_after_a_render_waits_in_a_job_of_its_own(
+    database: Database, clock: FakeClock
+) -> None:
+    _request(database, clock)
+    _set_job_state(database, "render:deploy:1:after:0", JobState.succeeded)
+    _render(database, clock, 1)
+    _request(database, clock)
+    assert [(job.idempotency_key, job.state) for job in _render_jobs(database)] == [
+        ("render:deploy:1:after:0", "succeeded"),
+        ("render:deploy:1:after:1", "pending"),
     ]
-    assert {job.max_attempts for job in queued} == {views.RENDER_MAX_ATTEMPTS}
-    assert all(job.payload == {"view_key": "deploy:1"} for job in queued)
+
+
+def test_a_running_job_is_left_to_show_the_change(database: Database, clock: FakeClock) -> None:
+    _request(database, clock)
+    _set_job_state(database, "render:deploy:1:after:0", JobState.running)
+    _request(database, clock)
+    [job] = _render_jobs(database)
+    assert (job.state, job.attempts) == ("running", 3)
+
+
+@pytest.mark.parametrize("finished", [JobState.dead, JobState.succeeded])
+def test_a_finished_job_of_the_shown_version_is_rearmed(
+    database: Database, clock: FakeClock, finished: JobState
+) -> None:
+    _request(database, clock)
+    _set_job_state(database, "render:deploy:1:after:0", finished)
+    clock.advance(minutes=5)
+    _request(database, clock)
+    [job] = _render_jobs(database)
+    assert (job.state, job.attempts, job.run_after) == ("pending", 0, clock.now())
+    assert job.max_attempts == views.RENDER_MAX_ATTEMPTS
 
 
 def test_request_render_rides_in_the_callers_transaction(

@@ -66,13 +66,16 @@ def test_recorded_once_forward_only_and_never_run(database: Database) -> None:
         deploy = session.get(Deploy, first.deploy_id)
         assert deploy is not None and deploy.state == DeployState.succeeded
         assert deploy.in_flight_key is None and deploy.source == "github"
-        jobs_before = len(session.exec(select(Job)).all())
         deploy_views.show_all(session=session, clock=clock, deploy=deploy)
         enqueue_status(session=session, clock=clock, config=CONFIG, deploy=deploy)
-        keys = session.exec(select(SlackMessage.view_key)).all()
+        messages = session.exec(select(SlackMessage)).all()
         kinds = [job.kind for job in session.exec(select(Job).order_by(col(Job.id)))]
-    assert sorted(set(keys)) == [f"deploy-ext:{first.deploy_id}"]  # no shipbot card
-    assert "deploy.github_status" not in kinds and len(kinds) == jobs_before + 1
+    # One message, the external card: created (1), changed (2), shown again (3), with one
+    # render job pending for all three; no shipbot card and no commit status to GitHub.
+    assert [(m.view_key, m.desired_version) for m in messages] == [
+        (f"deploy-ext:{first.deploy_id}", 3)
+    ]
+    assert kinds == ["render"]
 
     ports = Ports(clock=clock, config=CONFIG, directory=NoDirectory())
     with pytest.raises(Conflict, match="made by github"), database.transaction() as session:

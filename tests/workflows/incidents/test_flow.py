@@ -15,6 +15,7 @@ from tests.workflows.incidents.helpers import (
     job_keys,
     post_status,
 )
+from workflows import views
 from workflows.clock import FakeClock
 from workflows.config.models import ShipbotConfig
 from workflows.deploys.directory import NoDirectory
@@ -40,7 +41,7 @@ def test_declare_writes_incident_timeline_audit_and_jobs_together(
     ]
     # Announced at once (the incidents channel), reminded after SEV2's 30 minutes.
     (event,) = events(database, declared.id)
-    assert job_keys(database, "render") == [f"render:incident-announce:{event.id}:1"]
+    assert job_keys(database, "render") == [f"render:incident-announce:{event.id}:after:0"]
     assert stored.reminder_due_at == clock.now() + timedelta(minutes=30)
 
 
@@ -84,11 +85,12 @@ def test_channel_ready_once_enqueues_the_setup(
     assert job_keys(database, "incident.set_topic") == [f"incident:{declared.id}:topic:setup"]
     assert job_keys(database, "incident.pin_card") == [f"incident:{declared.id}:pin_card"]
     renders = job_keys(database, "render")
-    assert f"render:incident:{declared.id}:1" in renders
-    # The announcement is rendered again, now with the channel link.
-    assert any(
-        key.startswith("render:incident-announce:") and key.endswith(":2") for key in renders
-    )
+    assert f"render:incident:{declared.id}:after:0" in renders
+    # The announcement is rendered again, now with the channel link (its first render,
+    # still pending, shows that version too).
+    (event,) = events(database, declared.id or 0)
+    announcement = views.load_message(database=database, view_key=f"incident-announce:{event.id}")
+    assert announcement is not None and announcement.desired_version == 2
     from workflows.incidents.declare import channel_ready
 
     with database.transaction() as session:

@@ -7,6 +7,7 @@ from sqlmodel import select
 from tests.workflows.incidents.conftest import declare_one
 from tests.workflows.incidents.helpers import events, give_channel, job_keys, jobs, run_jobs
 from workflows import jobs as job_store
+from workflows import views
 from workflows.clock import FakeClock
 from workflows.config.models import ShipbotConfig
 from workflows.deploys.directory import NoDirectory
@@ -85,7 +86,9 @@ def test_add_timeline_event_refreshes_the_card_once_there_is_one(
             text="HighErrorRate resolved",
         )
     assert event.data == {}
-    assert f"render:incident:{incident_id}:2" in job_keys(database, "render")
+    card = views.load_message(database=database, view_key=f"incident:{incident_id}")
+    assert card is not None and card.desired_version == 2
+    assert f"render:incident:{incident_id}:after:0" in job_keys(database, "render")
     assert [e.kind for e in events(database, incident_id)] == ["declared", "alert", "alert"]
 
 

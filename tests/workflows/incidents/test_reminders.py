@@ -52,7 +52,7 @@ def test_reminds_after_the_interval_and_again_after_another(
     (reminder,) = _reminders(database, incident_id)
     assert incident(database, incident_id).reminder_due_at == clock.now() + timedelta(minutes=30)
     render_keys = [job.idempotency_key for job in jobs(database, "render")]
-    assert f"render:incident-reminder:{reminder}:1" in render_keys
+    assert f"render:incident-reminder:{reminder}:after:0" in render_keys
     clock.advance(minutes=30)
     assert _remind(database, clock, config) == 1
     assert len(_reminders(database, incident_id)) == 2

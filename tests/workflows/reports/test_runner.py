@@ -56,7 +56,7 @@ def test_a_run_is_computed_and_posted_once(database: Database) -> None:
     assert run.figures["deploys"] == {"current": 5, "previous": 3}
     assert (message.view_key, message.channel) == (f"report:{run_id}", "C0DEPLOYS")
     assert job_keys(database) == [
-        f"render:report:{run_id}:1",
+        f"render:report:{run_id}:after:0",
         "report-chart:1",
         "report:weekly:2026-01-12T08:00:00+00:00",
     ]
