@@ -156,6 +156,9 @@ class _Render:
         renderer = self.registry.resolve(self.view_key)
         if renderer is None:
             raise PermanentJobError(f"no renderer registered for view {self.view_key!r}")
+        # The pace slot first: a busy channel postpones the job before any rendering, and
+        # what goes out is what is stored after the wait, not a second before it.
+        self._wait_for_slot()
         with self.database.session() as session:
             rendered = renderer(session, self.view_key)
         ts = message.ts
@@ -163,7 +166,6 @@ class _Render:
         if rendered is not None:
             if ts is None and message.post_started_at is not None:
                 ts = self._adopt_earlier_post(message)
-            self._wait_for_slot()
             if ts is not None:
                 ts = self._update(ts, rendered)
             if ts is None:

@@ -149,9 +149,10 @@ def enqueue_many(
         return
     now = clock.now()
     rows = [_new_job(kind, payload, key, now, max_attempts, now) for payload, key in jobs]
+    # Rows go as executemany parameters, not as one multi-row VALUES: that statement's
+    # text depends on the row count, so SQLAlchemy compiled it anew every time.
     if not rearm:
-        statement = insert_or_ignore(session, table_of(Job), key=["idempotency_key"])
-        session.execute(statement.values(rows))
+        session.execute(insert_or_ignore(session, table_of(Job), key=["idempotency_key"]), rows)
         return
     table = table_of(Job)
     fresh = {
@@ -165,11 +166,12 @@ def enqueue_many(
         "finished_at": None,
         "updated_at": now,
     }
-    finished = table.c.state.in_([JobState.succeeded.value, JobState.dead.value])
+    # Two comparisons, not IN: an expanding IN cannot go with executemany parameters.
+    finished = or_(table.c.state == JobState.succeeded.value, table.c.state == JobState.dead.value)
     statement = dialect_insert(session, table).on_conflict_do_update(
         index_elements=["idempotency_key"], set_=fresh, where=finished
     )
-    session.execute(statement.values(rows))
+    session.execute(statement, rows)
 
 
 def claim(

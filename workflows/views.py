@@ -111,16 +111,17 @@ def request_renders(
     # One atomic statement: concurrent first renders of one key cannot both insert. The
     # rows come back as the statement left them (populate_existing refreshes a copy
     # already in this session), so no read follows.
+    # The rows go as parameters (one statement SQLAlchemy compiles once and caches), not
+    # as a multi-row VALUES whose text changes with the row count.
     statement = (
         dialect_insert(session, SlackMessage)
-        .values(rows)
         .on_conflict_do_update(
             index_elements=["view_key"],
             set_={"desired_version": table.c.desired_version + 1, "updated_at": now},
         )
         .returning(SlackMessage)
     )
-    found = session.scalars(statement, execution_options={"populate_existing": True})
+    found = session.scalars(statement, rows, execution_options={"populate_existing": True})
     messages = {message.view_key: message for message in found}
     enqueue_many(
         session=session,

@@ -224,3 +224,26 @@ def test_push_back_holds_the_channel_and_never_pulls_it_forward(
     views.push_back_channel(**pace, until=until)
     views.push_back_channel(**pace, until=clock.now() + timedelta(seconds=2))
     assert views.reserve_send_slot(**pace) == until
+
+
+def test_several_messages_are_asked_for_and_rearmed_together(
+    database: Database, clock: FakeClock
+) -> None:
+    targets = [views.RenderTarget(view_key=f"alert-group:{n}", channel="C1") for n in (1, 2)]
+    for _ in range(2):
+        with database.transaction() as session:
+            views.request_renders(session=session, clock=clock, targets=targets)
+        for job in _render_jobs(database):
+            _set_job_state(database, job.idempotency_key, JobState.dead)
+    queued = _render_jobs(database)
+    assert [(job.idempotency_key, job.state) for job in queued] == [
+        ("render:alert-group:1:after:0", "dead"),
+        ("render:alert-group:2:after:0", "dead"),
+    ]
+    with database.transaction() as session:
+        rows = views.request_renders(session=session, clock=clock, targets=targets)
+    assert {key: row.desired_version for key, row in rows.items()} == {
+        "alert-group:1": 3,
+        "alert-group:2": 3,
+    }
+    assert [job.state for job in _render_jobs(database)] == ["pending", "pending"]

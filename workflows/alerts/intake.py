@@ -36,7 +36,7 @@ from workflows.jobs import enqueue
 from workflows.store.tables import table_of
 from workflows.store.types import UTCDateTime
 from workflows.store.upsert import insert_or_ignore
-from workflows.views import request_render
+from workflows.views import RenderTarget, request_renders
 
 DECLARE_JOB_KIND = "incident.declare_from_alert"
 AUDIT_ACTION = "alerts.received"
@@ -290,15 +290,14 @@ def ingest(
         return IntakeResult(received=received)
     tallies = _tally(session, clock, config, source, fresh, ids)
     _apply(session, clock, tallies)
-    for tally in tallies:
-        if tally.group.channel is not None:
-            assert tally.group.id is not None
-            request_render(
-                session=session,
-                clock=clock,
-                view_key=group_view_key(tally.group.id),
-                channel=tally.group.channel,
-            )
+    # Every touched group's message in one upsert and one job insert: the group rows
+    # stay locked until commit, so each statement here holds up the next request.
+    targets = [
+        RenderTarget(view_key=group_view_key(tally.group.id), channel=tally.group.channel)
+        for tally in tallies
+        if tally.group.channel is not None and tally.group.id is not None
+    ]
+    request_renders(session=session, clock=clock, targets=targets)
     _record_in_incidents(session, clock, source, tallies)
     declared = _auto_declare(session, clock, config, tallies)
     result = IntakeResult(
