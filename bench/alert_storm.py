@@ -10,6 +10,7 @@ rows and counts stored, Slack calls, the most messages one channel got in any se
 and how long until Slack showed the final counts.
 
     .venv/bin/python bench/alert_storm.py [--requests 100] [--per-request 100] [--threads 8]
+        [--layout inline|split|both]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
@@ -132,21 +134,58 @@ def max_per_second(times: list[float]) -> int:
     return best
 
 
-def run(kind: str, *, requests: int, per_request: int, threads: int, mixed: bool) -> dict[str, Any]:
+def bench_settings(database_url: str, slack_url: str) -> Settings:
+    return Settings(
+        SLACK_BOT_TOKEN="xoxb-bench",
+        SLACK_SIGNING_SECRET="bench-signing-secret",
+        SLACK_API_URL=slack_url,
+        SHIPBOT_DATABASE_URL=database_url,
+        SHIPBOT_WORKER_THREADS=4,
+    )
+
+
+def run_worker(database_url: str, slack_url: str, stop: EventType) -> None:
+    """The split layout's second process (``shipbot serve --no-scheduler`` beside an HTTP
+    server started with ``--no-worker``): the job worker, which renders the messages."""
+    database = Database(database_url)
+    settings = bench_settings(database_url, slack_url)
+    runtime = Runtime(settings, config=bench_config(), database=database, upgrade_sqlite=False)
+    runtime.start_background(worker=True, scheduler=False)
+    stop.wait()
+    runtime.stop()
+    database.dispose()
+
+
+@contextmanager
+def worker_process(split: bool, database_url: str, slack_url: str) -> Iterator[None]:
+    if not split:
+        yield
+        return
+    context = get_context("spawn")
+    stop = context.Event()
+    child = context.Process(target=run_worker, args=(database_url, slack_url, stop))
+    child.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        child.join(timeout=30)
+
+
+def run(
+    kind: str, *, requests: int, per_request: int, threads: int, mixed: bool, split: bool = False
+) -> dict[str, Any]:
     config = bench_config()
     with FakeSlackApi() as slack, database_of(kind) as database:
         seed_workspace(slack, config)
-        settings = Settings(
-            SLACK_BOT_TOKEN="xoxb-bench",
-            SLACK_SIGNING_SECRET="bench-signing-secret",
-            SLACK_API_URL=slack.url,
-            SHIPBOT_DATABASE_URL=database.url,
-            SHIPBOT_WORKER_THREADS=4,
-        )
+        settings = bench_settings(database.url, slack.url)
         runtime = Runtime(settings, config=config, database=database, upgrade_sqlite=False)
-        runtime.start_background(worker=True, scheduler=False)
+        runtime.start_background(worker=not split, scheduler=False)
         bodies = [request_for(n, per_request, mixed) for n in range(requests)]
-        with ServerThread(runtime.http) as server:
+        with (
+            worker_process(split, database.url, slack.url),
+            ServerThread(runtime.http) as server,
+        ):
             # The senders run in a process of their own, as real ones would: in this one
             # their HTTP client code would take the server's GIL.
             with get_context("spawn").Pool(1) as senders:
@@ -186,6 +225,7 @@ def run(kind: str, *, requests: int, per_request: int, threads: int, mixed: bool
         runtime.stop()
         return {
             "database": kind,
+            "layout": "split" if split else "inline",
             "shape": "mixed" if mixed else "grouped",
             "alerts": total,
             "accepted": accepted,
@@ -203,7 +243,8 @@ def run(kind: str, *, requests: int, per_request: int, threads: int, mixed: bool
 
 def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     print(
-        f"{result['database']:>8} {result['shape']:>7}: {result['alerts']} alerts in "
+        f"{result['database']:>8} {result['layout']:>6} {result['shape']:>7}: "
+        f"{result['alerts']} alerts in "
         f"{args.requests} requests "
         f"({args.threads} threads) accepted in {result['accept_s']:.2f} s "
         f"= {result['alerts_per_s']:.0f} alerts/s; rows {result['rows']}, counted "
@@ -220,6 +261,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--per-request", type=int, default=100)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--layout",
+        choices=("inline", "split", "both"),
+        default="both",
+        help="inline: one process serves and runs the job worker; split: the worker in a "
+        "second process (the layout docs/performance.md recommends on PostgreSQL)",
+    )
     args = parser.parse_args()
     groups = len(SERVICES) * NAMES
     if args.requests % groups or args.per_request % NAMES:
@@ -229,18 +277,19 @@ def main() -> None:
             f"of {NAMES} (alert names)"
         )
     kinds = ["sqlite"] + (["postgres"] if os.environ.get("SHIPBOT_TEST_POSTGRES_URL") else [])
+    layouts = [False, True] if args.layout == "both" else [args.layout == "split"]
     for kind in kinds:
-        for mixed in (False, True):
-            report(
-                run(
+        for split in layouts:
+            for mixed in (False, True):
+                result = run(
                     kind,
                     requests=args.requests,
                     per_request=args.per_request,
                     threads=args.threads,
                     mixed=mixed,
-                ),
-                args,
-            )
+                    split=split,
+                )
+                report(result, args)
     if not os.environ.get("SHIPBOT_TEST_POSTGRES_URL"):
         print("postgres: skipped (set SHIPBOT_TEST_POSTGRES_URL to run it)")
 

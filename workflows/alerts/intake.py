@@ -1,9 +1,9 @@
 """Storing a request's alerts: dedup, grouping, counts, renders, incident timeline,
 auto-declare and the audit entry, all in the caller's one transaction.
 
-Built for storms: the alerts of a request go in with one bulk INSERT (``ON CONFLICT DO
-NOTHING RETURNING``: what comes back is what is new, so a redelivery, even one racing on
-another replica, counts nothing twice); everything after that is per *group*, not per
+Built for storms: the alerts of a request go in with one bulk INSERT
+(``workflows.alerts.insert``: what comes back is what is new, so a redelivery, even one
+racing on another replica, counts nothing twice); everything after that is per *group*, not per
 alert: the groups are found with a fixed number of queries (``workflows.alerts.grouping``),
 their counts move with ``firing = firing + :n`` (one executemany), and each touched group
 gets one render request; one audit entry records the request. Rows and groups are touched
@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from workflows import audit
 from workflows.alerts.grouping import chunks, current_groups, known_groups
 from workflows.alerts.groups import group_view_key
+from workflows.alerts.insert import insert_new
 from workflows.alerts.model import NormalizedAlert, clip
 from workflows.alerts.models import Alert, AlertGroup
 from workflows.alerts.routing import auto_declare_for
@@ -35,7 +36,6 @@ from workflows.incidents.models import Incident, IncidentEvent, IncidentStatus
 from workflows.jobs import enqueue
 from workflows.store.tables import table_of
 from workflows.store.types import UTCDateTime
-from workflows.store.upsert import insert_or_ignore
 from workflows.views import RenderTarget, request_renders
 
 DECLARE_JOB_KIND = "incident.declare_from_alert"
@@ -83,38 +83,6 @@ class _Tally:
     )
     last_status: str = "firing"
     firing_alerts: list[NormalizedAlert] = field(default_factory=list)
-
-
-def _insert_new(
-    session: Session, clock: Clock, alerts: Sequence[NormalizedAlert]
-) -> dict[str, int]:
-    """Bulk-insert the alerts; ``{dedup_key: id}`` of those that were not there before."""
-    now = clock.now()
-    rows = [
-        {
-            "dedup_key": alert.dedup_key,
-            "source": alert.source,
-            "alert_ref": alert.alert_ref,
-            "group_id": None,
-            "status": alert.status,
-            "service": alert.service,
-            "alertname": alert.alertname,
-            "summary": alert.summary,
-            "labels": alert.labels,
-            "starts_at": alert.starts_at,
-            "ends_at": alert.ends_at,
-            "received_at": now,
-        }
-        for alert in sorted(alerts, key=lambda a: a.dedup_key)
-    ]
-    statement = insert_or_ignore(session, _ALERTS, key=["dedup_key"]).returning(
-        _ALERTS.c.id, _ALERTS.c.dedup_key
-    )
-    new: dict[str, int] = {}
-    for chunk in chunks(rows):
-        for row in session.execute(statement, list(chunk)):
-            new[row.dedup_key] = int(row.id)
-    return new
 
 
 def _tally(
@@ -284,7 +252,7 @@ def ingest(
     received = len(alerts)
     if not unique:
         return IntakeResult(received=received)
-    ids = _insert_new(session, clock, unique)
+    ids = insert_new(session, clock.now(), unique)
     fresh = [alert for alert in unique if alert.dedup_key in ids]
     if not fresh:
         return IntakeResult(received=received)

@@ -1,0 +1,102 @@
+"""One request's alerts into the ``alerts`` table, returning what is new.
+
+``INSERT ... ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key``: what comes
+back is what this transaction added, so a redelivery, even one racing on another
+replica, counts nothing twice. Rows go in dedup-key order, so concurrent requests on
+PostgreSQL cannot deadlock each other.
+
+On PostgreSQL the rows travel as one array per column (``unnest``): a statement of fixed
+text that the driver converts once and the server can prepare. A multi-row VALUES with a
+hundred rows has 1,200 placeholders, which psycopg re-parses in Python for every request
+(its cache skips statements that long): that was 40% of an alert request's CPU.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Dialect, text
+from sqlmodel import Session
+
+from workflows.alerts.grouping import chunks
+from workflows.alerts.model import NormalizedAlert
+from workflows.alerts.models import Alert
+from workflows.store.tables import table_of
+from workflows.store.types import UTCDateTime
+from workflows.store.upsert import insert_or_ignore
+
+_ALERTS = table_of(Alert)
+_COLUMNS = (
+    ("dedup_key", "text"),
+    ("source", "text"),
+    ("alert_ref", "text"),
+    ("status", "text"),
+    ("service", "text"),
+    ("alertname", "text"),
+    ("summary", "text"),
+    ("labels", "text"),  # JSON text, cast to json below
+    ("starts_at", "timestamptz"),
+    ("ends_at", "timestamptz"),
+)
+_POSTGRES_INSERT = text(
+    f"INSERT INTO alerts ({', '.join(name for name, _ in _COLUMNS)}, received_at) "
+    f"SELECT {', '.join(name for name, _ in _COLUMNS[:7])}, labels::json, starts_at, "
+    "ends_at, CAST(:received_at AS timestamptz) "
+    f"FROM unnest({', '.join(f'CAST(:{name} AS {kind}[])' for name, kind in _COLUMNS)}) "
+    f"AS t({', '.join(name for name, _ in _COLUMNS)}) "
+    "ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key"
+)
+_UTC = UTCDateTime()
+
+
+def insert_new(
+    session: Session, now: datetime, alerts: Sequence[NormalizedAlert]
+) -> dict[str, int]:
+    """Store ``alerts``; ``{dedup_key: id}`` of those that were not there before."""
+    ordered = sorted(alerts, key=lambda a: a.dedup_key)
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        return _insert_postgres(session, dialect, now, ordered)
+    statement = insert_or_ignore(session, _ALERTS, key=["dedup_key"]).returning(
+        _ALERTS.c.id, _ALERTS.c.dedup_key
+    )
+    rows = [{**_values(alert), "group_id": None, "received_at": now} for alert in ordered]
+    new: dict[str, int] = {}
+    for chunk in chunks(rows):
+        for row in session.execute(statement, list(chunk)):
+            new[row.dedup_key] = int(row.id)
+    return new
+
+
+def _values(alert: NormalizedAlert) -> dict[str, Any]:
+    return {
+        "dedup_key": alert.dedup_key,
+        "source": alert.source,
+        "alert_ref": alert.alert_ref,
+        "status": alert.status,
+        "service": alert.service,
+        "alertname": alert.alertname,
+        "summary": alert.summary,
+        "labels": alert.labels,
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+    }
+
+
+def _insert_postgres(
+    session: Session, dialect: Dialect, now: datetime, ordered: Sequence[NormalizedAlert]
+) -> dict[str, int]:
+    arrays: dict[str, list[Any]] = {name: [] for name, _ in _COLUMNS}
+    for alert in ordered:
+        for name, value in _values(alert).items():
+            if name == "labels":
+                value = json.dumps(value)
+            elif name in ("starts_at", "ends_at"):
+                value = _UTC.process_bind_param(value, dialect)  # refuses a naive one
+            arrays[name].append(value)
+    received_at = _UTC.process_bind_param(now, dialect)
+    result = session.execute(_POSTGRES_INSERT, {**arrays, "received_at": received_at})
+    return {row.dedup_key: int(row.id) for row in result}
