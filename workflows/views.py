@@ -110,9 +110,8 @@ def request_renders(
     table = table_of(SlackMessage)
     # One atomic statement: concurrent first renders of one key cannot both insert. The
     # rows come back as the statement left them (populate_existing refreshes a copy
-    # already in this session), so no read follows.
-    # The rows go as parameters (one statement SQLAlchemy compiles once and caches), not
-    # as a multi-row VALUES whose text changes with the row count.
+    # already in this session), so no read follows. They go as parameters, so SQLAlchemy
+    # compiles the statement once; a multi-row VALUES changes text with the row count.
     statement = (
         dialect_insert(session, SlackMessage)
         .on_conflict_do_update(
