@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -283,23 +284,28 @@ def test_thread_replies_are_posted_in_their_thread(harness: Harness, channel: st
     assert harness.message("deploy:1").ts != parent["ts"]
 
 
-def test_a_change_made_during_a_render_joins_its_job(harness: Harness, channel: str) -> None:
+@contextmanager
+def rendering_v2(harness: Harness, channel: str) -> Iterator[None]:
+    """Inside: worker A renders v2 (the job of "after v1") and is held inside
+    ``chat.update``; on leaving, it is let go and its job ends."""
     harness.change("deploy:1", channel)
     harness.worker("a").run_pending()
     harness.change("deploy:1", channel)
     harness.gate["armed"] = threading.Event()
-
-    # Worker A renders v2 (the job of "after v1") and is held inside chat.update.
     thread = threading.Thread(target=harness.worker("a").run_pending, kwargs={"max_jobs": 1})
     thread.start()
     assert harness.gate["entered"].wait(timeout=30)
-    harness.change("deploy:1", channel)
-    # Slack still shows v1, so v3 shares the running job: nothing new for B to run.
-    assert harness.worker("b").run_pending() == 0
-
+    yield
     harness.gate["proceed"].set()
     thread.join(timeout=30)
     assert not thread.is_alive()
+
+
+def test_a_change_made_during_a_render_joins_its_job(harness: Harness, channel: str) -> None:
+    with rendering_v2(harness, channel):
+        harness.change("deploy:1", channel)
+        # Slack still shows v1, so v3 shares the running job: nothing new for B to run.
+        assert harness.worker("b").run_pending() == 0
     # A saw v3 arrive while it worked and rendered it too, after v2, in the same job.
     assert harness.texts("chat.update") == ["deploy:1 v2", "deploy:1 v3"]
     assert harness.message("deploy:1").rendered_version == 3
@@ -313,18 +319,8 @@ def test_a_render_that_ends_behind_runs_again(
     database: Database, clock: FakeClock, fake: FakeSlackApi, channel: str
 ) -> None:
     harness = Harness(database, clock, fake, max_rounds=1)
-    harness.change("deploy:1", channel)
-    harness.worker("a").run_pending()
-    harness.change("deploy:1", channel)
-    harness.gate["armed"] = threading.Event()
-    thread = threading.Thread(target=harness.worker("a").run_pending, kwargs={"max_jobs": 1})
-    thread.start()
-    assert harness.gate["entered"].wait(timeout=30)
-    harness.change("deploy:1", channel)  # v3 joins the running job of "after v1"
-    harness.gate["proceed"].set()
-    thread.join(timeout=30)
-    assert not thread.is_alive()
-
+    with rendering_v2(harness, channel):
+        harness.change("deploy:1", channel)  # v3 joins the running job of "after v1"
     # One round allowed: A showed v2 and, still behind, put the job back without an attempt.
     assert harness.texts("chat.update") == ["deploy:1 v2"]
     job = harness.job("deploy:1", 1)

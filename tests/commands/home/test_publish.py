@@ -4,11 +4,13 @@ and a 429 postpones the publish without losing it. The fake shares the test's cl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
 from sqlmodel import col, select
 
 from bot.sandbox.slack.api import FakeSlackApi
@@ -18,6 +20,7 @@ from bot.slack_errors import slack_errors_as_job_outcomes
 from bot.worker import Worker
 from commands.home.publish import Publisher
 from tests.workflows.deploys.conftest import config_from, example_data
+from workflows import views
 from workflows.clock import FakeClock
 from workflows.deploys.directory import NoDirectory
 from workflows.home.fanout import HomePorts
@@ -34,12 +37,28 @@ def fake(clock: FakeClock) -> Iterator[FakeSlackApi]:
         assert not api.take_surprises()
 
 
+class HookedClient(WebClient):
+    """A real ``WebClient`` that runs the next queued hook just before a publish."""
+
+    def __init__(self, *args: Any, hooks: list[Callable[[], None]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hooks = hooks
+
+    def views_publish(self, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+        if self.hooks:
+            self.hooks.pop(0)()
+        return super().views_publish(**kwargs)
+
+
 class Harness:
     def __init__(self, database: Database, clock: FakeClock, fake: FakeSlackApi) -> None:
         self.database, self.clock, self.fake = database, clock, fake
         self.sleeps: list[float] = []
+        self.before_publish: list[Callable[[], None]] = []
         publisher = Publisher(
-            client_factory=lambda: WebClient(token="xoxb-test", base_url=fake.url),
+            client_factory=lambda: HookedClient(
+                token="xoxb-test", base_url=fake.url, hooks=self.before_publish
+            ),
             ports=HomePorts(config=config_from(example_data()), directory=NoDirectory()),
             sleep=self._sleep,
         )
@@ -101,3 +120,15 @@ def test_a_429_postpones_the_publish_without_losing_it(harness: Harness) -> None
     assert harness.publishes() == 2  # the refused one and the one that went through
     assert published_home(harness.fake.state, "U0BOB") is not None
     assert harness.pending() == []
+
+
+def test_a_change_made_while_publishing_is_published_too(harness: Harness) -> None:
+    harness.change()
+    harness.before_publish.append(harness.change)  # lands while the first publish runs
+    harness.worker.run_pending()
+    # The change shared the running job (keyed on the version Slack showed), so that job
+    # was put back instead of finished, and published again.
+    assert harness.publishes() == 2
+    assert harness.pending() == []
+    row = views.load_message(database=harness.database, view_key="home:U0BOB")
+    assert row is not None and (row.desired_version, row.rendered_version) == (2, 2)
