@@ -9,9 +9,10 @@ PostgreSQL cannot deadlock each other.
 On PostgreSQL the rows travel as one array per column (``unnest``): a statement of fixed
 text that the driver converts once and the server can prepare. A multi-row VALUES with a
 hundred rows has 1,200 placeholders, which psycopg re-parses in Python for every request
-(its cache skips statements that long): that was 40% of an alert request's CPU. For the
-same reason the group of each alert is set by one statement on PostgreSQL (``UPDATE ...
-FROM unnest``), and by one per group on SQLite, never one per alert.
+(its cache skips statements that long): that was 40% of an alert request's CPU. The
+group of each alert is set the same way, by one statement on PostgreSQL (``UPDATE ...
+FROM unnest``) and one per group on SQLite, rather than a hundred single-row UPDATEs
+for the server to run.
 """
 
 from __future__ import annotations

@@ -127,9 +127,9 @@ _ADD_COUNTS = (
 
 
 def _apply(session: Session, clock: Clock, tallies: Sequence[_Tally]) -> None:
-    """Attach the alerts to their groups (``assign_groups``: not one UPDATE per alert, a
-    hundred of which cost the database more than the rest of the request) and add them
-    to the groups' counts in SQL (``firing = firing + :n``, one executemany)."""
+    """Attach the alerts to their groups (``assign_groups``: one statement, not one per
+    alert) and add them to the groups' counts in SQL (``firing = firing + :n``, one
+    executemany)."""
     assign_groups(session, {t.group.id: t.alert_ids for t in tallies if t.group.id is not None})
     now = clock.now()
     session.execute(
