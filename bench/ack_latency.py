@@ -40,6 +40,7 @@ from ack_load import (  # a sibling script module: bench/ is on sys.path
     HEADER,
     REQUESTER,
     approve_body,
+    compile_bytecode,
     deploy_body,
     free_port,
     incident_body,
@@ -227,6 +228,7 @@ def main() -> None:
     parser.add_argument("--layout", choices=("inline", "split"), default="inline")
     parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
     args = parser.parse_args()
+    print(f"bytecode compiled first, as in the image ({compile_bytecode():.1f} s)")
     print(f"layout: {args.layout}\n{HEADER}")
     problems: list[str] = []
     if args.only != "postgresql":

@@ -21,14 +21,10 @@ import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from workflows import boundary
 from workflows.alerts.model import (
@@ -42,6 +38,9 @@ from workflows.alerts.model import (
     parse_time,
 )
 from workflows.jobs import JobContext, JobHandler, PermanentJobError
+
+if TYPE_CHECKING:  # cryptography is imported when a message is verified, not at start:
+    from cryptography import x509  # its X.509 module alone adds 35 ms to `shipbot serve`
 
 Fetcher = Callable[[str], bytes]
 """GETs an https URL and returns the body; raises on any failure."""
@@ -58,7 +57,7 @@ _CONFIRMATION_FIELDS = (
     "TopicArn",
     "Type",
 )
-_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+_HASHES = {"1": "SHA1", "2": "SHA256"}  # SignatureVersion: cryptography's hash class
 MESSAGE_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
 
 
@@ -107,6 +106,8 @@ class SigningCerts:
             cert = self._certs.get(url)
         if cert is not None:
             return cert
+        from cryptography import x509
+
         try:
             cert = x509.load_pem_x509_certificate(self._fetch(url))
         except Exception as error:  # any fetch or parse failure: not verifiable
@@ -130,6 +131,24 @@ class SnsMessage:
     subject: str | None
 
 
+def _check_signature(
+    cert: x509.Certificate, signature: bytes, canonical: bytes, *, hash_name: str, now: datetime
+) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise Unauthorized("the SNS signing certificate is not valid now")
+    public_key = cert.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise Unauthorized("the SNS signing certificate has no RSA key")
+    try:
+        public_key.verify(signature, canonical, padding.PKCS1v15(), getattr(hashes, hash_name)())
+    except InvalidSignature:
+        raise Unauthorized("the SNS message signature does not verify") from None
+
+
 def verify_message(
     body: Any,
     *,
@@ -145,8 +164,8 @@ def verify_message(
     if kind not in MESSAGE_TYPES:
         raise BadPayload(f"unknown SNS message Type {kind!r}")
     version = str(envelope.get("SignatureVersion") or "")
-    hash_factory = _HASHES.get(version)
-    if hash_factory is None:
+    hash_name = _HASHES.get(version)
+    if hash_name is None:
         raise Unauthorized(f"unsupported SNS SignatureVersion {version!r}")
     cert_url = envelope.get("SigningCertURL")
     if not isinstance(cert_url, str) or not is_sns_url(cert_url, pem=True):
@@ -157,15 +176,7 @@ def verify_message(
         raise Unauthorized("the SNS Signature is not base64") from None
     canonical = string_to_sign(envelope)
     cert = certs.get(cert_url)
-    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-        raise Unauthorized("the SNS signing certificate is not valid now")
-    public_key = cert.public_key()
-    if not isinstance(public_key, rsa.RSAPublicKey):
-        raise Unauthorized("the SNS signing certificate has no RSA key")
-    try:
-        public_key.verify(signature, canonical, padding.PKCS1v15(), hash_factory())
-    except InvalidSignature:
-        raise Unauthorized("the SNS message signature does not verify") from None
+    _check_signature(cert, signature, canonical, hash_name=hash_name, now=now)
     topic_arn = str(envelope["TopicArn"])
     if topics and topic_arn not in topics:
         raise Unauthorized(f"topic {topic_arn} is not accepted by this endpoint")
