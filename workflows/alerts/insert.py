@@ -98,14 +98,11 @@ def _values(alert: NormalizedAlert) -> dict[str, Any]:
 def _insert_postgres(
     session: Session, dialect: Dialect, now: datetime, ordered: Sequence[NormalizedAlert]
 ) -> dict[str, int]:
-    arrays: dict[str, list[Any]] = {name: [] for name, _ in _COLUMNS}
-    for alert in ordered:
-        for name, value in _values(alert).items():
-            if name == "labels":
-                value = json.dumps(value)
-            elif name in ("starts_at", "ends_at"):
-                value = _UTC.process_bind_param(value, dialect)  # refuses a naive one
-            arrays[name].append(value)
+    rows = [_values(alert) for alert in ordered]
+    arrays: dict[str, list[Any]] = {name: [row[name] for row in rows] for name, _ in _COLUMNS}
+    arrays["labels"] = [json.dumps(labels) for labels in arrays["labels"]]
+    for name in ("starts_at", "ends_at"):  # process_bind_param refuses a naive datetime
+        arrays[name] = [_UTC.process_bind_param(value, dialect) for value in arrays[name]]
     received_at = _UTC.process_bind_param(now, dialect)
     result = session.execute(_POSTGRES_INSERT, {**arrays, "received_at": received_at})
     return {row.dedup_key: int(row.id) for row in result}
