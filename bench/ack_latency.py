@@ -20,6 +20,12 @@ acked click exactly one approval, every acked declare exactly one incident.
 only runs the worker and scheduler (the production layout in docs/performance.md). The
 client threads run in this process on the same cores, so absolute figures include their
 cost; the ratio compares the two servers under the same load.
+
+`--ack deferred` runs shipbot with SHIPBOT_ACK_MODE=deferred: a write is stored as a job
+and acked "received", and the worker runs it and answers through the request's
+response_url (here the emulator's). It then also prints, for the commands, how long the
+answers took (from sending the request to the answer reaching the emulator) and checks
+that none of them is an error; the store check waits for the worker to finish first.
 """
 
 from __future__ import annotations
@@ -33,12 +39,15 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 from ack_load import (  # a sibling script module: bench/ is on sys.path
     APPROVER,
+    ERROR_MARKS,
     HEADER,
     REQUESTER,
+    Result,
     approve_body,
     compile_bytecode,
     deploy_body,
@@ -97,8 +106,55 @@ def process(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[b
             child.kill()
 
 
+class Answers:
+    """A working response_url per request of one kind and level, and what came back to each
+    (``--ack deferred``: the answer after the "received" ack)."""
+
+    def __init__(self, slack: FakeSlackApi, *, channel: str, user: str) -> None:
+        self.slack, self.channel, self.user = slack, channel, user
+        self.index_of: dict[str, int] = {}  # url id -> request index
+
+    def url(self, i: int) -> str:
+        url = self.slack.response_url(channel=self.channel, user=self.user)
+        self.index_of[url.rsplit("/", 1)[1]] = i
+        return url
+
+    def collect(self, result: Result, *, timeout: float = 120) -> str:
+        """Wait for an answer to every acked request; a line of their latencies."""
+        posts: dict[int, Any] = {}
+        deadline = time.monotonic() + timeout
+        while len(posts) < len(result.acked) and time.monotonic() < deadline:
+            for post in self.slack.response_posts():
+                i = self.index_of.get(post.url_id)
+                if i is not None and i not in posts:
+                    posts[i] = post
+            time.sleep(0.05)
+        errors = sum(
+            1
+            for post in posts.values()
+            if any(m in str(post.body.get("text")) for m in ERROR_MARKS)
+        )
+        answered = Result(latencies=[posts[i].at - result.sent_at[i] for i in posts])
+        return (
+            f"{'':<10} answered {len(posts)}/{len(result.acked)} acks, {errors} errors, "
+            f"answer p50 {answered.percentile(50):.1f} ms, p99 {answered.percentile(99):.1f} ms, "
+            f"max {answered.worst:.1f} ms"
+        )
+
+
+def _nowhere(_: int) -> None:
+    return None
+
+
 def start_servers(
-    stack: ExitStack, *, name: str, database_url: str, config: Path, slack_url: str, layout: str
+    stack: ExitStack,
+    *,
+    name: str,
+    database_url: str,
+    config: Path,
+    slack_url: str,
+    layout: str,
+    ack: str = "inline",
 ) -> tuple[dict[str, str], dict[str, int]]:
     """The URL of each server, and the process id of each (the worker's too)."""
     env = server_env(
@@ -109,6 +165,7 @@ def start_servers(
         SHIPBOT_HOST="127.0.0.1",
         SHIPBOT_LOG_LEVEL="WARNING",
         SHIPBOT_STATE_DIR=str(config.parent / "state"),
+        SHIPBOT_ACK_MODE=ack,
     )
     urls: dict[str, str] = {}
     pids: dict[str, int] = {}
@@ -154,6 +211,21 @@ def awaiting_approval(database_url: str, first: int, count: int) -> list[tuple[i
     return [(int(row[0]), str(row[1])) for row in rows]
 
 
+def _drained(database_url: str, *, timeout: float = 180) -> None:
+    """Wait until the worker has run every deferred request (``--ack deferred``)."""
+    engine = create_engine(database_url)
+    query = text(
+        "SELECT count(*) FROM jobs WHERE kind LIKE 'slack.deferred_%' "
+        "AND state IN ('pending', 'running')"
+    )
+    deadline = time.monotonic() + timeout
+    with engine.connect() as connection:
+        while connection.execute(query).scalar_one() and time.monotonic() < deadline:
+            connection.commit()
+            time.sleep(0.1)
+    engine.dispose()
+
+
 def check_store(database_url: str, acked: dict[str, int]) -> list[str]:
     """Each acked request is exactly one stored object: compare counts and duplicates."""
     engine = create_engine(database_url)
@@ -175,6 +247,58 @@ def check_store(database_url: str, acked: dict[str, int]) -> list[str]:
     return problems
 
 
+def _pending_approvals(
+    database_url: str, offset: int, count: int, ack: str
+) -> list[tuple[int, str]]:
+    """The production deploys of this level waiting for a click (deferred: once stored)."""
+    if ack == "deferred":
+        _drained(database_url)
+    return awaiting_approval(database_url, offset, count)
+
+
+def run_level(
+    name: str,
+    urls: dict[str, str],
+    slack: FakeSlackApi,
+    *,
+    level: int,
+    count: int,
+    offset: int,
+    database_url: str,
+    ack: str,
+) -> dict[str, int]:
+    """One concurrency level: each kind on bare Bolt, then on shipbot; acks per kind."""
+    # Production deploys wait for one approval: the clicks of this level approve them.
+    setup_urls = Answers(slack, channel="C0DEPLOYS", user=REQUESTER).url
+    production = deploy_body(offset, "production", setup_urls if ack == "deferred" else _nowhere)
+    setup = run_load(urls["shipbot"], production, concurrency=5, count=count)
+    if setup.failures:
+        print(f"  ({setup.failures} production requests for the approval phase failed)")
+    pending = _pending_approvals(database_url, offset, count, ack)
+    answers = {
+        "deploy": Answers(slack, channel="C0DEPLOYS", user=REQUESTER),
+        "approve": Answers(slack, channel="C0APPROVE", user=APPROVER),
+        "incident": Answers(slack, channel="C0INCIDNT", user=REQUESTER),
+    }
+    acked = {}
+    for kind, answer in answers.items():
+        urls_of = answer.url if ack == "deferred" else _nowhere
+        body = {
+            "deploy": deploy_body(offset, "staging", urls_of),
+            "approve": approve_body(pending, urls_of),
+            "incident": incident_body(offset, urls_of),
+        }[kind]
+        n = len(pending) if kind == "approve" else count
+        bare = run_load(urls["bare"], body, concurrency=level, count=n)
+        ours = run_load(urls["shipbot"], body, concurrency=level, count=n)
+        acked[kind] = len(ours.acked)
+        print(line(name, kind, level, "bare", bare, None))
+        print(line(name, kind, level, "shipbot", ours, bare), flush=True)
+        if ack == "deferred" and kind != "approve":  # a click's answer is the re-render
+            print(answer.collect(ours), flush=True)
+    return acked
+
+
 def run_database(name: str, database_url: str, args: argparse.Namespace) -> list[str]:
     levels = [int(level) for level in args.levels.split(",")]
     counts = {level: min(args.requests, 50) if level == 1 else args.requests for level in levels}
@@ -190,32 +314,27 @@ def run_database(name: str, database_url: str, args: argparse.Namespace) -> list
             config=config,
             slack_url=slack.url,
             layout=args.layout,
+            ack=args.ack,
         )
         run_load(urls["bare"], deploy_body(0, "staging"), concurrency=4, count=40)  # warm up
         offset = 0
         for level in levels:
-            count = counts[level]
-            # Production deploys wait for one approval: the clicks of this level approve them.
-            setup = run_load(
-                urls["shipbot"], deploy_body(offset, "production"), concurrency=5, count=count
+            done = run_level(
+                name,
+                urls,
+                slack,
+                level=level,
+                count=counts[level],
+                offset=offset,
+                database_url=database_url,
+                ack=args.ack,
             )
-            if setup.failures:
-                print(f"  ({setup.failures} production requests for the approval phase failed)")
-            pending = awaiting_approval(database_url, offset, count)
-            kinds = {
-                "deploy": deploy_body(offset, "staging"),
-                "approve": approve_body(pending),
-                "incident": incident_body(offset),
-            }
-            for kind, body in kinds.items():
-                n = len(pending) if kind == "approve" else count
-                bare = run_load(urls["bare"], body, concurrency=level, count=n)
-                ours = run_load(urls["shipbot"], body, concurrency=level, count=n)
-                acked[kind] += len(ours.acked)
-                print(line(name, kind, level, "bare", bare, None))
-                print(line(name, kind, level, "shipbot", ours, bare), flush=True)
-            offset += count
+            for kind, n in done.items():
+                acked[kind] += n
+            offset += counts[level]
         time.sleep(1)
+        if args.ack == "deferred":
+            _drained(database_url)
         return check_store(database_url, acked)
 
 
@@ -226,10 +345,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=175, help="requests per kind and level")
     parser.add_argument("--levels", default="1,10,50", help="concurrency levels (default 1,10,50)")
     parser.add_argument("--layout", choices=("inline", "split"), default="inline")
+    parser.add_argument(
+        "--ack", choices=("inline", "deferred"), default="inline", help="SHIPBOT_ACK_MODE"
+    )
     parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
     args = parser.parse_args()
     print(f"bytecode compiled first, as in the image ({compile_bytecode():.1f} s)")
-    print(f"layout: {args.layout}\n{HEADER}")
+    print(f"layout: {args.layout}, ack: {args.ack}\n{HEADER}")
     problems: list[str] = []
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory() as tmp:

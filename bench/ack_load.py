@@ -73,9 +73,15 @@ def rss_mb(pid: int) -> float:
 # --- request bodies -----------------------------------------------------------------------
 
 Body = Callable[[int], bytes]
+ResponseUrls = Callable[[int], str | None]
+"""The response_url of request ``i`` (None: one that points nowhere)."""
 
 
-def deploy_body(service_offset: int, environment: str) -> Body:
+def _nowhere(_: int) -> str | None:
+    return None
+
+
+def deploy_body(service_offset: int, environment: str, urls: ResponseUrls = _nowhere) -> Body:
     def body(i: int) -> bytes:
         n = service_offset + i
         return slash_command_body(
@@ -83,12 +89,13 @@ def deploy_body(service_offset: int, environment: str) -> Body:
             text=f"svc{n} 1.0.{n} to {environment} bench",
             user_id=REQUESTER,
             channel_id="C0DEPLOYS",
+            response_url=urls(i),
         )
 
     return body
 
 
-def approve_body(deploy_ids: list[tuple[int, str]]) -> Body:
+def approve_body(deploy_ids: list[tuple[int, str]], urls: ResponseUrls = _nowhere) -> Body:
     def body(i: int) -> bytes:
         deploy_id, version = deploy_ids[i]
         return block_actions_body(
@@ -96,18 +103,20 @@ def approve_body(deploy_ids: list[tuple[int, str]]) -> Body:
             action_id="deploy.approve",
             value=f"{deploy_id}:{version}",
             channel_id="C0APPROVE",
+            response_url=urls(i),
         )
 
     return body
 
 
-def incident_body(offset: int) -> Body:
+def incident_body(offset: int, urls: ResponseUrls = _nowhere) -> Body:
     def body(i: int) -> bytes:
         return slash_command_body(
             command="/incident",
             text=f"declare SEV4 bench incident {offset + i}",
             user_id=REQUESTER,
             channel_id="C0INCIDNT",
+            response_url=urls(i),
         )
 
     return body
@@ -122,6 +131,7 @@ class Result:
     failures: int = 0
     acked: list[int] = field(default_factory=list)  # indexes answered 200 without an error
     texts: dict[int, str] = field(default_factory=dict)
+    sent_at: dict[int, float] = field(default_factory=dict)  # wall clock, for answer times
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -159,6 +169,7 @@ def run_load(url: str, body: Body, *, concurrency: int, count: int) -> Result:
             while (i := next_index()) is not None:
                 payload = body(i)
                 headers = {**sign(payload, signing_secret=SECRET), "content-type": FORM}
+                sent_at = time.time()
                 began = time.perf_counter()
                 try:
                     response = client.post("/slack/events", content=payload, headers=headers)
@@ -174,6 +185,7 @@ def run_load(url: str, body: Body, *, concurrency: int, count: int) -> Result:
                     if ok:
                         result.acked.append(i)
                         result.texts[i] = text
+                        result.sent_at[i] = sent_at
                     else:
                         result.failures += 1
 

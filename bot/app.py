@@ -52,16 +52,21 @@ def build_bolt_app(
         signing_secret=signing_secret,
         client=deps.client,
         token_verification_enabled=False,
+        # bot/http.py checks the signature before anything reads the body, and Socket Mode
+        # has none to check: one check, at the edge, not a second HMAC inside Bolt.
+        request_verification_enabled=False,
         process_before_response=True,
         logger=bolt_logger,
     )
     app.middleware(input_boundary)  # first: nothing reads a payload before it is cleaned
     app.middleware(log_context.bolt_middleware)
-    app.middleware(_exactly_once(deps))
+    stored_first = frozenset(wiring.deferrable_actions) if deps.defer_writes else frozenset()
+    app.middleware(_exactly_once(deps, stored_first=stored_first))
     for name, command in wiring.commands.items():
-        on_command(app, deps, name, command)
+        on_command(app, deps, name, command, wiring.deferrable_commands.get(name))
     for action_id, action in wiring.actions:
-        on_action(app, deps, action_id, action)
+        deferrable = isinstance(action_id, str) and action_id in wiring.deferrable_actions
+        on_action(app, deps, action_id, action, deferrable=deferrable)
     for callback_id, submission in wiring.submissions.items():
         on_submission(app, deps, callback_id, submission)
     for callback_id, shortcut in wiring.shortcuts.items():
@@ -92,11 +97,21 @@ def _may_repeat(body: dict[str, Any], retry: str | None, mode: str) -> bool:
     return body.get("type") in ("block_actions", "view_submission")
 
 
-def _exactly_once(deps: Deps) -> Callable[..., Any]:
+def _stored_first(body: dict[str, Any], stored_first: frozenset[str]) -> bool:
+    """A click that a deferred ack stores as a job under its delivery key: that insert is
+    its own early look (a repeat adds nothing), so a read before it would only cost time."""
+    if body.get("type") != "block_actions" or not stored_first:
+        return False
+    action = (body.get("actions") or [{}])[0]
+    return isinstance(action, dict) and action.get("action_id") in stored_first
+
+
+def _exactly_once(deps: Deps, *, stored_first: frozenset[str] = frozenset()) -> Callable[..., Any]:
     """Give every delivery its idempotency key, and drop one that was already handled.
 
     The early look here spares a retry all work; the authoritative claim is made by the
-    flow in the same transaction as its effect (``workflows.delivery.claim_delivery``)."""
+    flow in the same transaction as its effect (``workflows.delivery.claim_delivery``).
+    ``stored_first``: the action ids a deferred ack stores before anything runs."""
 
     def exactly_once(
         body: dict[str, Any], context: BoltContext, next: Callable[[], None], request: Any
@@ -104,7 +119,8 @@ def _exactly_once(deps: Deps) -> Callable[..., Any]:
         key = slack_delivery_key(body)
         context["delivery_key"] = key or ""
         retry = request.headers.get("x-slack-retry-num", [None])[0]
-        if key and _may_repeat(body, retry, getattr(request, "mode", "http")):
+        repeatable = _may_repeat(body, retry, getattr(request, "mode", "http"))
+        if key and repeatable and not _stored_first(body, stored_first):
             with deps.database.read_connection() as connection:
                 seen = was_delivered(session=connection, key=key)
             if seen:

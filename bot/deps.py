@@ -26,6 +26,8 @@ class Deps:
     config: ShipbotConfig | None = None
     worker: Worker | None = None
     directory: Directory = field(default_factory=NoDirectory)
+    # SHIPBOT_ACK_MODE=deferred: writes the domains marked deferrable run after the ack.
+    defer_writes: bool = False
 
     def wake_worker(self) -> None:
         """Work was enqueued: wake an idle worker thread instead of waiting for its poll."""

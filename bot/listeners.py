@@ -10,14 +10,21 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 
+from bot import deferred
 from bot.deps import Deps
 from commands.common.reply import Action, SlashCommand, Submission
-from commands.common.seams import ActionHandler, CommandHandler, SubmissionHandler
+from commands.common.seams import ActionHandler, CommandHandler, DeferCheck, SubmissionHandler
 
 
-def on_command(app: App, deps: Deps, name: str, handler: CommandHandler) -> None:
+def on_command(
+    app: App, deps: Deps, name: str, handler: CommandHandler, defer: DeferCheck | None = None
+) -> None:
     def listener(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
         request = SlashCommand.from_payload(command, delivery_key=context.get("delivery_key", ""))
+        response_url = str(command.get("response_url") or "")
+        if deps.defer_writes and defer is not None and response_url and defer(request, deps):
+            ack(**deferred.store_command(deps, request, response_url=response_url).as_response())
+            return
         reply = handler(request, deps)
         if reply.modal is not None:
             # trigger_id lives 3 s; the listener runs before the ack, well inside that.
@@ -30,10 +37,20 @@ def on_command(app: App, deps: Deps, name: str, handler: CommandHandler) -> None
 
 
 def on_action(
-    app: App, deps: Deps, action_id: str | re.Pattern[str], handler: ActionHandler
+    app: App,
+    deps: Deps,
+    action_id: str | re.Pattern[str],
+    handler: ActionHandler,
+    *,
+    deferrable: bool = False,
 ) -> None:
     def listener(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Any) -> None:
         action = Action.from_payload(body, delivery_key=context.get("delivery_key", ""))
+        response_url = str(body.get("response_url") or "")
+        if deps.defer_writes and deferrable and response_url:
+            deferred.store_action(deps, action, response_url=response_url)
+            ack()
+            return
         reply = handler(action, deps)
         ack()
         if reply is None:

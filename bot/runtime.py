@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
+from bot import deferred
 from bot.app import Registrar, build_bolt_app
 from bot.audit_metrics import watch_audit
 from bot.deps import Deps
@@ -90,6 +91,7 @@ class Runtime:
             client=self.client,
             metrics=self.metrics,
             config=config,
+            defer_writes=self.settings.ack_mode == "deferred",
         )
         # Its own client with a 2 s timeout: a user-group lookup happens on the ack path,
         # and Slack wants the ack within 3 s.
@@ -111,6 +113,12 @@ class Runtime:
                     client_factory=lambda: self.client, registry=self.renderers
                 ),
                 **self.wiring.job_handlers,
+                deferred.COMMAND_JOB: deferred.command_job(
+                    handlers=self.wiring.commands, deps=self.deps
+                ),
+                deferred.ACTION_JOB: deferred.action_job(
+                    handlers=self.wiring.deferrable_actions, deps=self.deps
+                ),
             },
             threads=self.settings.worker_threads,
             on_job_finished=self.metrics.on_job_finished,

@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     http_threads: int = Field(
         default=8, ge=1, le=256, validation_alias=_env("SHIPBOT_HTTP_THREADS")
     )
+    ack_mode: Literal["inline", "deferred"] = Field(
+        default="inline",
+        validation_alias=_env("SHIPBOT_ACK_MODE"),
+        description=(
+            "inline: a write's flow runs before the ack and the ack is its answer. "
+            "deferred: a write is stored as a job and acked 'received'; the worker runs it "
+            "and answers through response_url (faster acks under bursts; docs/operations.md)."
+        ),
+    )
     log_level: str = Field(default="INFO", validation_alias=_env("SHIPBOT_LOG_LEVEL"))
     log_format: Literal["text", "json"] = Field(
         default="text",

@@ -16,6 +16,7 @@ from commands import DOMAINS
 from commands.common.seams import (
     ActionHandler,
     CommandHandler,
+    DeferCheck,
     EventHandler,
     Renderer,
     ShortcutHandler,
@@ -38,12 +39,25 @@ class Wiring:
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
     shortcuts: dict[str, ShortcutHandler] = field(default_factory=dict)
     events: dict[str, EventHandler] = field(default_factory=dict)
+    # What may run after the ack under SHIPBOT_ACK_MODE=deferred (bot/deferred.py).
+    deferrable_commands: dict[str, DeferCheck] = field(default_factory=dict)
+    deferrable_actions: dict[str, ActionHandler] = field(default_factory=dict)
 
-    def command(self, name: str, handler: CommandHandler) -> None:
+    def command(
+        self, name: str, handler: CommandHandler, *, deferrable: DeferCheck | None = None
+    ) -> None:
         _add_once(self.commands, name, handler, "slash command")
+        if deferrable is not None:
+            self.deferrable_commands[name] = deferrable
 
-    def action(self, action_id: str | re.Pattern[str], handler: ActionHandler) -> None:
+    def action(
+        self, action_id: str | re.Pattern[str], handler: ActionHandler, *, deferrable: bool = False
+    ) -> None:
         self.actions.append((action_id, handler))
+        if deferrable:
+            if not isinstance(action_id, str):
+                raise ValueError("only an action_id given as a string can be deferrable")
+            _add_once(self.deferrable_actions, action_id, handler, "deferrable action")
 
     def submission(self, callback_id: str, handler: SubmissionHandler) -> None:
         _add_once(self.submissions, callback_id, handler, "modal callback")

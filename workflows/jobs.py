@@ -132,6 +132,27 @@ def enqueue(
     return session.exec(select(Job).where(col(Job.idempotency_key) == idempotency_key)).one()
 
 
+def enqueue_alone(
+    *,
+    database: Database,
+    clock: Clock,
+    kind: str,
+    payload: Mapping[str, Any],
+    idempotency_key: str,
+    run_after: datetime | None = None,
+    max_attempts: int = 5,
+) -> None:
+    """``enqueue`` in a transaction of its own and committed, for a hot path that writes
+    nothing else (a deferred Slack request before its ack): one Core insert, no ORM
+    session and no row read back. A key that exists is left as it is."""
+    now = clock.now()
+    row = _new_job(kind, payload, idempotency_key, run_after or now, max_attempts, now)
+    with database.engine.begin() as connection:
+        connection.execute(
+            insert_or_ignore(connection, table_of(Job), key=["idempotency_key"]), row
+        )
+
+
 def enqueue_many(
     *,
     session: Session,

@@ -14,6 +14,10 @@ from workflows.errors import UserError
 Handler = Callable[[SlashCommand, Any], Reply]
 
 
+HELP_WORDS = ("help", "-h", "--help", "?")
+"""What asks any command for its help text."""
+
+
 @dataclass(frozen=True)
 class Usage:
     """One line of help: how to call it and what it does."""
@@ -35,7 +39,7 @@ class CommandSpec:
     def dispatch(self, command: SlashCommand, deps: Deps) -> Reply:
         words = command.words
         sub = words[0].lower() if words else self.default
-        if sub in ("help", "-h", "--help", "?"):
+        if sub in HELP_WORDS:
             return render_help(self)
         handler = self.handlers.get(sub)
         if handler is None:

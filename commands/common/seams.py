@@ -70,6 +70,11 @@ ShortcutHandler = Callable[[Shortcut, Deps], Reply | None]
 EventHandler = Callable[[AppEvent, Deps], None]
 """An Events API event: writes what it implies (jobs); answers nothing."""
 
+DeferCheck = Callable[[SlashCommand, Deps], bool]
+"""Whether a slash command's request may be acknowledged "received" and run as a job
+(``SHIPBOT_ACK_MODE=deferred``): True for a write whose answer needs no modal. It may
+raise ``UserError`` to refuse at once what the text alone shows to be wrong."""
+
 
 class Registry(Protocol):
     """Where a domain declares its Slack pieces; implemented by the runtime."""
@@ -82,11 +87,17 @@ class Registry(Protocol):
     def state_dir(self) -> Path:
         """A directory this process may keep files in (e.g. command backend runs)."""
 
-    def command(self, name: str, handler: CommandHandler) -> None:
-        """A slash command (``/deploy``); ``app_manifest.yaml`` must declare it."""
+    def command(
+        self, name: str, handler: CommandHandler, *, deferrable: DeferCheck | None = None
+    ) -> None:
+        """A slash command (``/deploy``); ``app_manifest.yaml`` must declare it.
+        ``deferrable`` picks the requests that may run after the ack (``DeferCheck``)."""
 
-    def action(self, action_id: str | re.Pattern[str], handler: ActionHandler) -> None:
-        """A button or menu by its ``action_id``."""
+    def action(
+        self, action_id: str | re.Pattern[str], handler: ActionHandler, *, deferrable: bool = False
+    ) -> None:
+        """A button or menu by its ``action_id``. ``deferrable``: a click that only writes
+        and answers in text may run after the ack (``SHIPBOT_ACK_MODE=deferred``)."""
 
     def submission(self, callback_id: str, handler: SubmissionHandler) -> None:
         """A modal by its ``callback_id``."""

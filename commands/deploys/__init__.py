@@ -19,8 +19,8 @@ from workflows.deploys.runner import OUTPUT_JOB, DeployRunner, RunnerPorts
 
 
 def register(registry: Registry) -> None:
-    registry.command("/deploy", handlers.handle)
-    registry.action("deploy.approve", actions.approve)
+    registry.command("/deploy", handlers.handle, deferrable=handlers.deferrable)
+    registry.action("deploy.approve", actions.approve, deferrable=True)
     registry.action("deploy.reject", actions.reject_clicked)
     registry.action("deploy.cancel", actions.cancel_clicked)
     registry.action("deploy.promote", actions.promote_clicked)

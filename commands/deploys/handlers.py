@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from commands.common.dispatch import CommandSpec, Usage, render_help
+from commands.common.dispatch import HELP_WORDS, CommandSpec, Usage, render_help
 from commands.common.permissions import audited_refusals, mention
 from commands.common.reply import Reply, SlashCommand, escape, quote_input, section
 from commands.common.seams import Deps, require_config
@@ -43,7 +43,8 @@ def check_version(version: str) -> str:
     return version
 
 
-def _request(command: SlashCommand, deps: Deps) -> Reply:
+def _ask(command: SlashCommand, deps: Deps) -> DeployAsk:
+    """The request in the text, checked against the config (no store read)."""
     words = command.words
     if len(words) < 3:
         raise UserError("That deploy is missing something.", hint=f"Usage: `{REQUEST_USAGE}`")
@@ -53,25 +54,33 @@ def _request(command: SlashCommand, deps: Deps) -> Reply:
     if not rest:
         raise UserError("Which environment?", hint=f"Usage: `{REQUEST_USAGE}`")
     environment, reason_words = rest[0], rest[1:]
-    break_glass = BREAK_GLASS in reason_words
-    reason = " ".join(w for w in reason_words if w != BREAK_GLASS)
-    ports = ports_of(deps)
-    resolve_target(config=ports.config, service=service, environment=environment)
+    resolve_target(config=ports_of(deps).config, service=service, environment=environment)
+    return DeployAsk(
+        service=service,
+        environment=environment,
+        version=check_version(version),
+        user=command.user_id,
+        reason=" ".join(w for w in reason_words if w != BREAK_GLASS),
+        break_glass=BREAK_GLASS in reason_words,
+        channel=command.channel_id,
+        delivery_key=command.delivery_key,
+    )
+
+
+def deferrable(command: SlashCommand, deps: Deps) -> bool:
+    """A deploy request may run after the ack (``SHIPBOT_ACK_MODE=deferred``); its text is
+    checked first, so a typo is still refused in the ack. Sub-commands answer inline."""
+    words = command.words
+    if not words or words[0].lower() in (*SPEC.handlers, *HELP_WORDS):
+        return False
+    _ask(command, deps)
+    return True
+
+
+def _request(command: SlashCommand, deps: Deps) -> Reply:
+    ask = _ask(command, deps)
     with refusals_explained(), deps.database.transaction() as session:
-        deploy = request_deploy(
-            session=session,
-            ports=ports,
-            ask=DeployAsk(
-                service=service,
-                environment=environment,
-                version=check_version(version),
-                user=command.user_id,
-                reason=reason,
-                break_glass=break_glass,
-                channel=command.channel_id,
-                delivery_key=command.delivery_key,
-            ),
-        )
+        deploy = request_deploy(session=session, ports=ports_of(deps), ask=ask)
         answer = accepted(deploy)
     deps.wake_worker()
     return answer
@@ -337,7 +346,7 @@ def handle(command: SlashCommand, deps: Deps) -> Reply:
             modal=deploy_modals.request_modal(ports_of(deps).config),
         )
     sub = words[0].lower()
-    if sub in ("help", "-h", "--help", "?"):
+    if sub in HELP_WORDS:
         return render_help(SPEC)
     handler = SPEC.handlers.get(sub)
     if handler is not None:

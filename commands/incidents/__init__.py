@@ -11,7 +11,7 @@ from workflows.config import ShipbotConfig
 
 
 def register(registry: Registry) -> None:
-    registry.command("/incident", handlers.SPEC.dispatch)
+    registry.command("/incident", handlers.SPEC.dispatch, deferrable=handlers.deferrable)
     registry.event(events.MEMBER_JOINED, events.joined)
     registry.action(views.OPEN_STATUS, actions.open_status)
     registry.action(views.OPEN_ASSIGN, actions.open_assign)

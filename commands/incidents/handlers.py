@@ -137,6 +137,20 @@ def _declare(command: SlashCommand, deps: Deps) -> Reply:
     return Reply(text=views.declared_reply_text(incident))
 
 
+def deferrable(command: SlashCommand, deps: Deps) -> bool:
+    """`/incident declare <severity> ...` may run after the ack (``SHIPBOT_ACK_MODE=
+    deferred``); its severity is checked first, so a typo is still refused in the ack.
+    The bare form opens a modal and the other sub-commands answer inline."""
+    words = command.words
+    if not words or words[0].lower() != "declare":
+        return False
+    rest = _PRIVATE.sub(" ", _args(command)).strip()
+    if not rest:
+        return False
+    parse_severity(_split(rest, 1)[0])
+    return True
+
+
 def _status(command: SlashCommand, deps: Deps) -> Reply:
     incident, rest = _target(command, deps, _args(command))
     words = _split(rest, 1)

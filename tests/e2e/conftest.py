@@ -72,7 +72,9 @@ def jobs_drained(runtime: Runtime) -> bool:
     return counts.get("pending", 0) == 0 and counts.get("running", 0) == 0
 
 
-def settings_for(database: Database, slack_url: str, state_dir: Path | None = None) -> Settings:
+def settings_for(
+    database: Database, slack_url: str, state_dir: Path | None = None, *, ack_mode: str = "inline"
+) -> Settings:
     return Settings(
         SHIPBOT_STATE_DIR=str(state_dir or Path(".shipbot")),
         SLACK_BOT_TOKEN=BOT_TOKEN,
@@ -81,6 +83,7 @@ def settings_for(database: Database, slack_url: str, state_dir: Path | None = No
         SHIPBOT_DATABASE_URL=database.url,
         SHIPBOT_CONFIG=str(EXAMPLE_CONFIG),
         SHIPBOT_WORKER_THREADS=2,
+        SHIPBOT_ACK_MODE=ack_mode,
     )
 
 
@@ -92,12 +95,17 @@ def running_bot(database: Database, slack, tmp_path: Path) -> Iterator[RunningBo
 
 @contextmanager
 def serving(
-    config: ShipbotConfig, database: Database, slack: FakeSlackApi, tmp_path: Path
+    config: ShipbotConfig,
+    database: Database,
+    slack: FakeSlackApi,
+    tmp_path: Path,
+    *,
+    ack_mode: str = "inline",
 ) -> Iterator[RunningBot]:
     """The app with ``config`` on real HTTP, the Slack fake seeded with its people."""
     seed_workspace(slack, config)
     runtime = Runtime(
-        settings_for(database, slack.url, tmp_path / "state"),
+        settings_for(database, slack.url, tmp_path / "state", ack_mode=ack_mode),
         config=config,
         database=database,
         upgrade_sqlite=False,

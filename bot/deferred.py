@@ -1,0 +1,180 @@
+"""Deferred acks (``SHIPBOT_ACK_MODE=deferred``): a write is stored, acknowledged, and run
+as a job that answers through the request's ``response_url``.
+
+In the default ``inline`` mode a `/deploy` runs its whole flow before the ack (policy,
+locks, the deploy, its audit entry, its jobs: 13 statements, 11 to 14 ms of CPU on
+PostgreSQL). Under a burst those requests queue behind each other and the ack's p99 grows
+with the queue (docs/performance.md). Here the listener stores the request as one job row
+(the intent is durable before the ack, rule 1), answers "received", and the worker runs
+the same domain handler with the same delivery key, so the flow's own claim still makes a
+retried or double-clicked request count once (rule 2).
+
+What the person sees changes: the ack says "received", and the answer (accepted, or a
+refusal naming the lock or freeze) follows as a second ephemeral message a moment later.
+A request the domain can refuse from the text alone (an unknown service, a bad version)
+is still refused in the ack: the domain's deferral check runs first.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.webhook import WebhookClient
+
+from bot.errors import internal_error_text, new_error_id, user_error_text
+from commands.common.reply import Action, Reply, SlashCommand, quote_input
+from commands.common.seams import ActionHandler, CommandHandler, Deps
+from workflows.errors import DuplicateDelivery, UserError
+from workflows.jobs import JobContext, JobHandler, enqueue_alone
+from workflows.redact import redact
+
+log = logging.getLogger("shipbot.deferred")
+
+COMMAND_JOB = "slack.deferred_command"
+ACTION_JOB = "slack.deferred_action"
+# A response_url takes answers for 30 minutes; retries (2 s, 4 s, 8 s ... with jitter)
+# stay well inside that.
+MAX_ATTEMPTS = 5
+RESPONSE_TIMEOUT = 10  # seconds
+# The person who typed it is waiting: a deferred request sorts ahead of every job already
+# due (a worker claims the earliest ``run_after`` first), renders and backend polls included.
+AHEAD_OF_THE_QUEUE = timedelta(days=1)
+
+
+def _job_key(delivery_key: str) -> str:
+    # A delivery without a key (Slack always sends one) still gets exactly one job.
+    return f"deferred:{delivery_key or uuid.uuid4().hex}"
+
+
+def _store(deps: Deps, *, kind: str, payload: dict[str, Any], delivery_key: str) -> None:
+    enqueue_alone(
+        database=deps.database,
+        clock=deps.clock,
+        kind=kind,
+        payload=payload,
+        idempotency_key=_job_key(delivery_key),
+        run_after=deps.clock.now() - AHEAD_OF_THE_QUEUE,
+        max_attempts=MAX_ATTEMPTS,
+    )
+    deps.wake_worker()
+
+
+def store_command(deps: Deps, command: SlashCommand, *, response_url: str) -> Reply:
+    """Store ``command`` for the worker (a repeat of its delivery stores nothing new) and
+    return the ack that says so."""
+    payload = {
+        "command": command.command,
+        "text": command.text,
+        "user_id": command.user_id,
+        "channel_id": command.channel_id,
+        "team_id": command.team_id,
+        "delivery_key": command.delivery_key,
+        "response_url": response_url,
+    }
+    _store(deps, kind=COMMAND_JOB, payload=payload, delivery_key=command.delivery_key)
+    typed = quote_input(f"{command.command} {command.text}", limit=80)
+    return Reply(text=f":hourglass_flowing_sand: Received `{typed}`. The answer follows here.")
+
+
+def store_action(deps: Deps, action: Action, *, response_url: str) -> None:
+    """Store a click for the worker; the click's ack is empty, as it is inline."""
+    payload = {
+        "action_id": action.action_id,
+        "value": action.value,
+        "user_id": action.user_id,
+        "channel_id": action.channel_id,
+        "message_ts": action.message_ts,
+        "delivery_key": action.delivery_key,
+        "response_url": response_url,
+    }
+    _store(deps, kind=ACTION_JOB, payload=payload, delivery_key=action.delivery_key)
+
+
+def send_reply(response_url: str, reply: Reply) -> bool:
+    """Post ``reply`` (ephemeral, a new message) to ``response_url``, redacted on its way
+    out; False when Slack did not take it."""
+    body = redact({"text": reply.text, "blocks": reply.blocks or None})
+    response = WebhookClient(response_url, timeout=RESPONSE_TIMEOUT).send(
+        text=body["text"],
+        blocks=body["blocks"],
+        response_type="ephemeral",
+        replace_original=False,
+    )
+    if response.status_code != 200:
+        log.warning("a deferred answer was refused by its response_url: %s", response.status_code)
+        return False
+    return True
+
+
+def _run(context: JobContext, call: Callable[[], Reply | None]) -> None:
+    """Run a deferred handler and answer through the stored response_url.
+
+    A refusal (``UserError``) is the answer. A repeat of a delivery that already ran
+    answers nothing. Anything unexpected is retried with backoff (the flow's transaction
+    rolled back, so nothing happened); the last attempt tells the person, with an error id.
+    """
+    job = context.job
+    response_url = str(job.payload.get("response_url") or "")
+    try:
+        reply = call()
+    except DuplicateDelivery:
+        log.info("deferred job %s: its delivery was already handled", job.id)
+        return
+    except UserError as error:
+        reply = Reply(text=user_error_text(error))
+    except Exception:
+        if job.attempts < job.max_attempts:
+            raise
+        error_id = new_error_id()
+        log.exception("deferred job %s failed for good (error id %s)", job.id, error_id)
+        reply = Reply(text=internal_error_text(error_id))
+    if reply is None or not response_url:
+        return
+    if reply.modal is not None:  # a deferral check never lets these through; be safe
+        reply = Reply(text=reply.text)
+    try:
+        send_reply(response_url, reply)
+    except Exception:  # the flow committed; the card in the channel shows its outcome
+        log.warning("could not post a deferred answer (job %s)", job.id, exc_info=True)
+
+
+def command_job(*, handlers: Mapping[str, CommandHandler], deps: Deps) -> JobHandler:
+    """The worker's side of ``store_command``: the domain's own handler, run now."""
+
+    def run(context: JobContext) -> None:
+        payload = context.job.payload
+        handler = handlers[str(payload["command"])]
+        command = SlashCommand(
+            command=str(payload["command"]),
+            text=str(payload["text"]),
+            user_id=str(payload["user_id"]),
+            channel_id=str(payload["channel_id"]),
+            team_id=str(payload.get("team_id", "")),
+            delivery_key=str(payload.get("delivery_key", "")),
+        )
+        _run(context, lambda: handler(command, deps))
+
+    return run
+
+
+def action_job(*, handlers: Mapping[str, ActionHandler], deps: Deps) -> JobHandler:
+    """The worker's side of ``store_action``."""
+
+    def run(context: JobContext) -> None:
+        payload = context.job.payload
+        handler = handlers[str(payload["action_id"])]
+        action = Action(
+            action_id=str(payload["action_id"]),
+            value=str(payload["value"]),
+            user_id=str(payload["user_id"]),
+            channel_id=str(payload.get("channel_id", "")),
+            message_ts=str(payload.get("message_ts", "")),
+            delivery_key=str(payload.get("delivery_key", "")),
+        )
+        _run(context, lambda: handler(action, deps))
+
+    return run
