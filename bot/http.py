@@ -32,6 +32,18 @@ log = logging.getLogger("shipbot.http")
 
 MAX_SLACK_BODY = 1024 * 1024  # Slack payloads are far smaller; bigger is not from Slack.
 
+
+class InFlight:
+    """How many Slack requests this process is acknowledging right now. The worker reads
+    it to let them go first (``Worker(acks_waiting=...)``); only the event loop writes it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def waiting(self) -> bool:
+        return self.count > 0
+
+
 ReadinessCheck = Callable[[], tuple[bool, dict[str, Any]]]
 """A further condition of /readyz: (ready, details merged into the answer)."""
 
@@ -79,7 +91,9 @@ def parse_slack_request(
     return request
 
 
-def _slack_events_route(*, bolt_app: App, signing_secret: str, metrics: Metrics) -> Route:
+def _slack_events_route(
+    *, bolt_app: App, signing_secret: str, metrics: Metrics, in_flight: InFlight
+) -> Route:
     """``POST /slack/events``: size, signature and shape checked, then Bolt in a thread."""
     verifier = SignatureVerifier(signing_secret)
 
@@ -105,7 +119,11 @@ def _slack_events_route(*, bolt_app: App, signing_secret: str, metrics: Metrics)
             return refused(400, rejected.message)
         if bolt_request is None:
             return refused(400, "malformed request body")
-        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+        in_flight.count += 1
+        try:
+            bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+        finally:
+            in_flight.count -= 1
         response = Response(
             content=bolt_response.body,
             status_code=bolt_response.status,
@@ -181,11 +199,17 @@ def build_http_app(
     extra_routes: list[BaseRoute] | None = None,
     threads: int = 8,
     readiness_checks: Sequence[ReadinessCheck] = (),
+    in_flight: InFlight | None = None,
 ) -> Starlette:
     """``readiness_checks`` is read at each probe, so a caller may add to a list it passed
     after building the app (socket mode connects after the app exists)."""
     routes: list[BaseRoute] = [
-        _slack_events_route(bolt_app=bolt_app, signing_secret=signing_secret, metrics=metrics),
+        _slack_events_route(
+            bolt_app=bolt_app,
+            signing_secret=signing_secret,
+            metrics=metrics,
+            in_flight=in_flight if in_flight is not None else InFlight(),
+        ),
         *_health_routes(database=database, checks=readiness_checks),
         _metrics_route(metrics),
         *(extra_routes or []),

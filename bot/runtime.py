@@ -12,7 +12,7 @@ from bot.app import Registrar, build_bolt_app
 from bot.audit_metrics import watch_audit
 from bot.deps import Deps
 from bot.hooks import build_hook_routes
-from bot.http import ReadinessCheck, build_http_app
+from bot.http import InFlight, ReadinessCheck, build_http_app
 from bot.logging_setup import redact_all_records
 from bot.metrics import Metrics
 from bot.scheduler import build_scheduler, schedule_reports
@@ -54,6 +54,7 @@ class Runtime:
         self.deps = self._build_deps(token=token, config=config)
         self.wiring = wire_domains(deps=self.deps, state_dir=Path(settings.state_dir))
         self.renderers = self.wiring.renderers
+        self.acks_in_flight = InFlight()
         self.worker = self._build_worker()
         self.deps.worker = self.worker
         self.metrics.watch_jobs(self._job_counts)
@@ -70,6 +71,7 @@ class Runtime:
             extra_routes=build_hook_routes(self.deps),
             readiness_checks=self.readiness_checks,
             threads=settings.http_threads,
+            in_flight=self.acks_in_flight,
         )
         self.scheduler = build_scheduler(database=self.database, clock=self.clock)
         schedule_reports(self.scheduler, self.deps)
@@ -122,6 +124,7 @@ class Runtime:
             },
             threads=self.settings.worker_threads,
             on_job_finished=self.metrics.on_job_finished,
+            acks_waiting=self.acks_in_flight.waiting,
         )
 
     def _job_counts(self) -> dict[str, int]:

@@ -35,6 +35,11 @@ JobFinishedHook = Callable[[str, str, float], None]
 "pending" when retried or postponed, "dead"), or "lost" if its lease was taken over."""
 
 _MAX_IDLE_BACKOFF = 5.0  # seconds between claims while the database is unreachable
+# While Slack requests are being acknowledged in this process, a worker thread waits this
+# long at most before its next claim, in steps of _GIVE_WAY_STEP: acks have a 3 s
+# deadline, jobs none, and on 2 cores every job step takes the GIL from an ack.
+_MAX_GIVE_WAY = 0.25
+_GIVE_WAY_STEP = 0.005
 
 
 def _default_owner_prefix() -> str:
@@ -98,6 +103,7 @@ class Worker:
         poll_interval: float = 0.5,
         owner_prefix: str | None = None,
         on_job_finished: JobFinishedHook | None = None,
+        acks_waiting: Callable[[], bool] | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -107,6 +113,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.owner_prefix = owner_prefix or _default_owner_prefix()
         self.on_job_finished = on_job_finished
+        self.acks_waiting = acks_waiting
         self._stopping = threading.Event()
         self._wake = threading.Condition()
         self._wake_generation = 0
@@ -221,6 +228,16 @@ class Worker:
             self._wake_generation += 1
             self._wake.notify_all()
 
+    def _give_way(self) -> None:
+        """Let the Slack requests in flight in this process be acknowledged first (up to
+        ``_MAX_GIVE_WAY``, so a steady stream of requests cannot starve the jobs)."""
+        if self.acks_waiting is None:
+            return
+        deadline = time.monotonic() + _MAX_GIVE_WAY
+        while self.acks_waiting() and time.monotonic() < deadline:
+            if self._stopping.wait(_GIVE_WAY_STEP):
+                return
+
     def _loop(self, owner: str) -> None:
         # Jobs can wait; a Slack request waiting for SQLite's write lock cannot.
         mark_background_thread()
@@ -228,6 +245,7 @@ class Worker:
         while not self._stopping.is_set():
             with self._wake:
                 generation = self._wake_generation
+            self._give_way()
             try:
                 ran = self.run_one(owner)
                 idle_backoff = self.poll_interval

@@ -181,3 +181,37 @@ def test_retry_later_accepts_a_delay_or_a_moment(delay: object, clock: FakeClock
     assert RetryLater(delay).until(clock.now()) == clock.now() + timedelta(seconds=5)  # type: ignore[arg-type]
     moment = clock.now() + timedelta(minutes=2)
     assert RetryLater(moment).until(clock.now()) == moment
+
+
+def test_jobs_wait_while_acks_are_in_flight_but_are_never_starved(
+    database: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.worker as worker_module
+
+    ran = threading.Event()
+    ack_in_flight = threading.Event()
+    ack_in_flight.set()
+    monkeypatch.setattr(worker_module, "_MAX_GIVE_WAY", 30.0)
+    worker = Worker(
+        database,
+        clock=clock,
+        handlers={"ok": lambda context: ran.set()},
+        threads=1,
+        poll_interval=0.01,
+        acks_waiting=ack_in_flight.is_set,
+    )
+    enqueue_job(database, clock, "first", kind="ok")
+    worker.start()
+    try:
+        assert not ran.wait(0.3)  # an ack is in flight: the job waits
+        ack_in_flight.clear()
+        assert ran.wait(10)
+        # Requests that never stop cannot hold jobs back for longer than the cap.
+        ran.clear()
+        monkeypatch.setattr(worker_module, "_MAX_GIVE_WAY", 0.05)
+        ack_in_flight.set()
+        enqueue_job(database, clock, "second", kind="ok")
+        worker.notify()
+        assert ran.wait(10)
+    finally:
+        worker.stop()
