@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.deps import Deps
 from bot.external_hooks import build_external_hook_routes
+from bot.http import InFlight
 from workflows.alerts.model import SOURCES, HookRejected
 from workflows.alerts.receive import HookOutcome, configured_source, receive
 from workflows.alerts.sns import Fetcher, SigningCerts, https_get
@@ -88,9 +89,12 @@ def build_hook_routes(
     cert_fetcher: Fetcher = https_get,
     max_body: int = MAX_HOOK_BODY,
     metrics: AlertMetrics | None = None,
+    in_flight: InFlight | None = None,
 ) -> list[BaseRoute]:
     """One ``POST /hooks/<source>`` route per alert source, on ``deps``' database, clock
-    and config. ``cert_fetcher`` GETs SNS signing certificates (tests pass their own)."""
+    and config. ``cert_fetcher`` GETs SNS signing certificates (tests pass their own);
+    ``in_flight`` counts the requests being stored, for the worker to let them go first."""
+    answering = in_flight if in_flight is not None else InFlight()
     counters = metrics or AlertMetrics(deps.metrics.registry)
     certs = SigningCerts(cert_fetcher)
     # SQLite has one writer: requests queue on this lock (handed over at once) instead of
@@ -110,16 +114,17 @@ def build_hook_routes(
                 configured_source(deps.config, source)  # 404 before the body is read
                 body = await read_bounded(request, max_body)
                 headers = {name.lower(): value for name, value in request.headers.items()}
-                outcome = await run_in_threadpool(
-                    store,
-                    database=deps.database,
-                    clock=deps.clock,
-                    config=deps.config,
-                    source=source,
-                    body=body,
-                    headers=headers,
-                    sns_certs=certs,
-                )
+                with answering:
+                    outcome = await run_in_threadpool(
+                        store,
+                        database=deps.database,
+                        clock=deps.clock,
+                        config=deps.config,
+                        source=source,
+                        body=body,
+                        headers=headers,
+                        sns_certs=certs,
+                    )
             except HookRejected as refused:
                 log.info("%s refused (%s): %s", route, refused.status, refused.message)
                 deps.metrics.http_requests.labels(route=route, status=str(refused.status)).inc()

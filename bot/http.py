@@ -34,11 +34,19 @@ MAX_SLACK_BODY = 1024 * 1024  # Slack payloads are far smaller; bigger is not fr
 
 
 class InFlight:
-    """How many Slack requests this process is acknowledging right now. The worker reads
-    it to let them go first (``Worker(acks_waiting=...)``); only the event loop writes it."""
+    """How many requests from outside (Slack's, webhooks) this process is answering right
+    now. The worker reads it to let them go first (``Worker(acks_waiting=...)``); only the
+    event loop writes it, entering and leaving ``with in_flight:`` around each one."""
 
     def __init__(self) -> None:
         self.count = 0
+
+    def __enter__(self) -> InFlight:
+        self.count += 1
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.count -= 1
 
     def waiting(self) -> bool:
         return self.count > 0
@@ -119,11 +127,8 @@ def _slack_events_route(
             return refused(400, rejected.message)
         if bolt_request is None:
             return refused(400, "malformed request body")
-        in_flight.count += 1
-        try:
+        with in_flight:
             bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
-        finally:
-            in_flight.count -= 1
         response = Response(
             content=bolt_response.body,
             status_code=bolt_response.status,

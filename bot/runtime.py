@@ -68,7 +68,7 @@ class Runtime:
             signing_secret=signing_secret,
             database=self.database,
             metrics=self.metrics,
-            extra_routes=build_hook_routes(self.deps),
+            extra_routes=build_hook_routes(self.deps, in_flight=self.acks_in_flight),
             readiness_checks=self.readiness_checks,
             threads=settings.http_threads,
             in_flight=self.acks_in_flight,
