@@ -83,6 +83,28 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _receiver(deps: Deps) -> Callable[..., HookOutcome]:
+    """``receive``, one request at a time on SQLite: it has one writer, so requests queue
+    on a lock (handed over at once) instead of in its busy handler, which polls with
+    sleeps of up to 100 ms. PostgreSQL takes concurrent intake as it comes."""
+    one_writer = threading.Lock() if not deps.database.is_postgres else contextlib.nullcontext()
+
+    def store(**arguments: Any) -> HookOutcome:
+        with one_writer:
+            return receive(**arguments)
+
+    return store
+
+
+async def _stored_in_thread(
+    store: Callable[..., HookOutcome], in_flight: InFlight, **arguments: Any
+) -> HookOutcome:
+    """``store`` in the thread pool, counted in flight meanwhile: worker threads let it go
+    first (``Worker(acks_waiting=)``)."""
+    with in_flight:
+        return await run_in_threadpool(store, **arguments)
+
+
 def build_hook_routes(
     deps: Deps,
     *,
@@ -97,14 +119,7 @@ def build_hook_routes(
     answering = in_flight if in_flight is not None else InFlight()
     counters = metrics or AlertMetrics(deps.metrics.registry)
     certs = SigningCerts(cert_fetcher)
-    # SQLite has one writer: requests queue on this lock (handed over at once) instead of
-    # in SQLite's busy handler, which polls with sleeps of up to 100 ms and leaves the
-    # database idle between them. PostgreSQL takes concurrent intake as it comes.
-    one_writer = threading.Lock() if not deps.database.is_postgres else contextlib.nullcontext()
-
-    def store(**arguments: Any) -> HookOutcome:
-        with one_writer:
-            return receive(**arguments)
+    store = _receiver(deps)
 
     def endpoint(source: str) -> Callable[[Request], object]:
         route = f"/hooks/{source}"
@@ -114,17 +129,17 @@ def build_hook_routes(
                 configured_source(deps.config, source)  # 404 before the body is read
                 body = await read_bounded(request, max_body)
                 headers = {name.lower(): value for name, value in request.headers.items()}
-                with answering:
-                    outcome = await run_in_threadpool(
-                        store,
-                        database=deps.database,
-                        clock=deps.clock,
-                        config=deps.config,
-                        source=source,
-                        body=body,
-                        headers=headers,
-                        sns_certs=certs,
-                    )
+                outcome = await _stored_in_thread(
+                    store,
+                    answering,
+                    database=deps.database,
+                    clock=deps.clock,
+                    config=deps.config,
+                    source=source,
+                    body=body,
+                    headers=headers,
+                    sns_certs=certs,
+                )
             except HookRejected as refused:
                 log.info("%s refused (%s): %s", route, refused.status, refused.message)
                 deps.metrics.http_requests.labels(route=route, status=str(refused.status)).inc()
