@@ -54,6 +54,7 @@ from ack_load import (  # a sibling script module: bench/ is on sys.path
     free_port,
     incident_body,
     line,
+    nowhere,
     rss_mb,
     run_load,
     server_env,
@@ -140,10 +141,6 @@ class Answers:
             f"answer p50 {answered.percentile(50):.1f} ms, p99 {answered.percentile(99):.1f} ms, "
             f"max {answered.worst:.1f} ms"
         )
-
-
-def _nowhere(_: int) -> None:
-    return None
 
 
 def start_servers(
@@ -270,7 +267,7 @@ def run_level(
     """One concurrency level: each kind on bare Bolt, then on shipbot; acks per kind."""
     # Production deploys wait for one approval: the clicks of this level approve them.
     setup_urls = Answers(slack, channel="C0DEPLOYS", user=REQUESTER).url
-    production = deploy_body(offset, "production", setup_urls if ack == "deferred" else _nowhere)
+    production = deploy_body(offset, "production", setup_urls if ack == "deferred" else nowhere)
     setup = run_load(urls["shipbot"], production, concurrency=5, count=count)
     if setup.failures:
         print(f"  ({setup.failures} production requests for the approval phase failed)")
@@ -282,7 +279,7 @@ def run_level(
     }
     acked = {}
     for kind, answer in answers.items():
-        urls_of = answer.url if ack == "deferred" else _nowhere
+        urls_of = answer.url if ack == "deferred" else nowhere
         body = {
             "deploy": deploy_body(offset, "staging", urls_of),
             "approve": approve_body(pending, urls_of),

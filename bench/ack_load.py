@@ -77,11 +77,11 @@ ResponseUrls = Callable[[int], str | None]
 """The response_url of request ``i`` (None: one that points nowhere)."""
 
 
-def _nowhere(_: int) -> str | None:
+def nowhere(_: int) -> str | None:
     return None
 
 
-def deploy_body(service_offset: int, environment: str, urls: ResponseUrls = _nowhere) -> Body:
+def deploy_body(service_offset: int, environment: str, urls: ResponseUrls = nowhere) -> Body:
     def body(i: int) -> bytes:
         n = service_offset + i
         return slash_command_body(
@@ -95,7 +95,7 @@ def deploy_body(service_offset: int, environment: str, urls: ResponseUrls = _now
     return body
 
 
-def approve_body(deploy_ids: list[tuple[int, str]], urls: ResponseUrls = _nowhere) -> Body:
+def approve_body(deploy_ids: list[tuple[int, str]], urls: ResponseUrls = nowhere) -> Body:
     def body(i: int) -> bytes:
         deploy_id, version = deploy_ids[i]
         return block_actions_body(
@@ -109,7 +109,7 @@ def approve_body(deploy_ids: list[tuple[int, str]], urls: ResponseUrls = _nowher
     return body
 
 
-def incident_body(offset: int, urls: ResponseUrls = _nowhere) -> Body:
+def incident_body(offset: int, urls: ResponseUrls = nowhere) -> Body:
     def body(i: int) -> bytes:
         return slash_command_body(
             command="/incident",

@@ -17,11 +17,12 @@ is still refused in the ack: the domain's deferral check runs first.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.webhook import WebhookClient
 
@@ -33,6 +34,7 @@ from workflows.jobs import JobContext, JobHandler, enqueue_alone
 from workflows.redact import redact
 
 log = logging.getLogger("shipbot.deferred")
+Request = TypeVar("Request", SlashCommand, Action)
 
 COMMAND_JOB = "slack.deferred_command"
 ACTION_JOB = "slack.deferred_action"
@@ -63,18 +65,20 @@ def _store(deps: Deps, *, kind: str, payload: dict[str, Any], delivery_key: str)
     deps.wake_worker()
 
 
+def _payload(request: SlashCommand | Action, response_url: str) -> dict[str, Any]:
+    # The trigger_id is dropped: it expires 3 s after the request, before any job runs.
+    return {**dataclasses.asdict(request), "trigger_id": "", "response_url": response_url}
+
+
+def _restored(kind: type[Request], payload: Mapping[str, Any]) -> Request:
+    names = {field.name for field in dataclasses.fields(kind)}
+    return kind(**{name: value for name, value in payload.items() if name in names})
+
+
 def store_command(deps: Deps, command: SlashCommand, *, response_url: str) -> Reply:
     """Store ``command`` for the worker (a repeat of its delivery stores nothing new) and
     return the ack that says so."""
-    payload = {
-        "command": command.command,
-        "text": command.text,
-        "user_id": command.user_id,
-        "channel_id": command.channel_id,
-        "team_id": command.team_id,
-        "delivery_key": command.delivery_key,
-        "response_url": response_url,
-    }
+    payload = _payload(command, response_url)
     _store(deps, kind=COMMAND_JOB, payload=payload, delivery_key=command.delivery_key)
     typed = quote_input(f"{command.command} {command.text}", limit=80)
     return Reply(text=f":hourglass_flowing_sand: Received `{typed}`. The answer follows here.")
@@ -82,21 +86,13 @@ def store_command(deps: Deps, command: SlashCommand, *, response_url: str) -> Re
 
 def store_action(deps: Deps, action: Action, *, response_url: str) -> None:
     """Store a click for the worker; the click's ack is empty, as it is inline."""
-    payload = {
-        "action_id": action.action_id,
-        "value": action.value,
-        "user_id": action.user_id,
-        "channel_id": action.channel_id,
-        "message_ts": action.message_ts,
-        "delivery_key": action.delivery_key,
-        "response_url": response_url,
-    }
+    payload = _payload(action, response_url)
     _store(deps, kind=ACTION_JOB, payload=payload, delivery_key=action.delivery_key)
 
 
-def send_reply(response_url: str, reply: Reply) -> bool:
+def send_reply(response_url: str, reply: Reply) -> None:
     """Post ``reply`` (ephemeral, a new message) to ``response_url``, redacted on its way
-    out; False when Slack did not take it."""
+    out; a refusal from Slack is logged."""
     body = redact({"text": reply.text, "blocks": reply.blocks or None})
     response = WebhookClient(response_url, timeout=RESPONSE_TIMEOUT).send(
         text=body["text"],
@@ -106,8 +102,6 @@ def send_reply(response_url: str, reply: Reply) -> bool:
     )
     if response.status_code != 200:
         log.warning("a deferred answer was refused by its response_url: %s", response.status_code)
-        return False
-    return True
 
 
 def _run(context: JobContext, call: Callable[[], Reply | None]) -> None:
@@ -134,8 +128,6 @@ def _run(context: JobContext, call: Callable[[], Reply | None]) -> None:
         reply = Reply(text=internal_error_text(error_id))
     if reply is None or not response_url:
         return
-    if reply.modal is not None:  # a deferral check never lets these through; be safe
-        reply = Reply(text=reply.text)
     try:
         send_reply(response_url, reply)
     except Exception:  # the flow committed; the card in the channel shows its outcome
@@ -146,16 +138,8 @@ def command_job(*, handlers: Mapping[str, CommandHandler], deps: Deps) -> JobHan
     """The worker's side of ``store_command``: the domain's own handler, run now."""
 
     def run(context: JobContext) -> None:
-        payload = context.job.payload
-        handler = handlers[str(payload["command"])]
-        command = SlashCommand(
-            command=str(payload["command"]),
-            text=str(payload["text"]),
-            user_id=str(payload["user_id"]),
-            channel_id=str(payload["channel_id"]),
-            team_id=str(payload.get("team_id", "")),
-            delivery_key=str(payload.get("delivery_key", "")),
-        )
+        command = _restored(SlashCommand, context.job.payload)
+        handler = handlers[command.command]
         _run(context, lambda: handler(command, deps))
 
     return run
@@ -165,16 +149,8 @@ def action_job(*, handlers: Mapping[str, ActionHandler], deps: Deps) -> JobHandl
     """The worker's side of ``store_action``."""
 
     def run(context: JobContext) -> None:
-        payload = context.job.payload
-        handler = handlers[str(payload["action_id"])]
-        action = Action(
-            action_id=str(payload["action_id"]),
-            value=str(payload["value"]),
-            user_id=str(payload["user_id"]),
-            channel_id=str(payload.get("channel_id", "")),
-            message_ts=str(payload.get("message_ts", "")),
-            delivery_key=str(payload.get("delivery_key", "")),
-        )
+        action = _restored(Action, context.job.payload)
+        handler = handlers[action.action_id]
         _run(context, lambda: handler(action, deps))
 
     return run
