@@ -26,11 +26,12 @@ from typing import Any, TypeVar
 
 from slack_sdk.webhook import WebhookClient
 
+from bot.deps import Deps
 from bot.errors import internal_error_text, new_error_id, user_error_text
 from commands.common.reply import Action, Reply, SlashCommand, quote_input
-from commands.common.seams import ActionHandler, CommandHandler, Deps
+from commands.common.seams import ActionHandler, CommandHandler
 from workflows.errors import DuplicateDelivery, UserError
-from workflows.jobs import JobContext, JobHandler, enqueue_alone
+from workflows.jobs import JobContext, JobHandler
 from workflows.redact import redact
 
 log = logging.getLogger("shipbot.deferred")
@@ -53,9 +54,7 @@ def _job_key(delivery_key: str) -> str:
 
 
 def _store(deps: Deps, *, kind: str, payload: dict[str, Any], delivery_key: str) -> None:
-    enqueue_alone(
-        database=deps.database,
-        clock=deps.clock,
+    deps.job_intake.enqueue(
         kind=kind,
         payload=payload,
         idempotency_key=_job_key(delivery_key),

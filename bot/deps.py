@@ -11,6 +11,7 @@ from bot.metrics import Metrics
 from workflows.clock import Clock
 from workflows.config import ShipbotConfig
 from workflows.deploys.directory import Directory, NoDirectory
+from workflows.job_intake import JobIntake
 from workflows.store.db import Database
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ class Deps:
     directory: Directory = field(default_factory=NoDirectory)
     # SHIPBOT_ACK_MODE=deferred: writes the domains marked deferrable run after the ack.
     defer_writes: bool = False
+    # Where deferred requests are stored: one per process, so a burst shares commits.
+    job_intake: JobIntake = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.job_intake = JobIntake(database=self.database, clock=self.clock)
 
     def wake_worker(self) -> None:
         """Work was enqueued: wake an idle worker thread instead of waiting for its poll."""

@@ -83,7 +83,7 @@ def backoff(attempt: int, *, rng: random.Random | None = None) -> timedelta:
     return timedelta(seconds=ceiling / 2 + jitter)
 
 
-def _new_job(
+def new_job_row(
     kind: str,
     payload: Mapping[str, Any],
     key: str,
@@ -91,7 +91,8 @@ def _new_job(
     max_attempts: int,
     now: datetime,
 ) -> dict[str, Any]:
-    """The columns of a job not yet tried, as ``enqueue`` and ``enqueue_many`` insert it."""
+    """The columns of a job not yet tried, as ``enqueue``, ``enqueue_many`` and
+    ``JobIntake`` insert it."""
     return {
         "kind": kind,
         "payload": dict(payload),
@@ -122,7 +123,7 @@ def enqueue(
     key waits for the first transaction and then finds its row.
     """
     now = clock.now()
-    values = _new_job(kind, payload, idempotency_key, run_after or now, max_attempts, now)
+    values = new_job_row(kind, payload, idempotency_key, run_after or now, max_attempts, now)
     # One round trip when the job is new (the usual case): the row comes back from the
     # INSERT itself; only a repeated key reads the existing row.
     statement = insert_or_ignore(session, Job, key=["idempotency_key"]).values(**values)
@@ -130,27 +131,6 @@ def enqueue(
     if added is not None:
         return added
     return session.exec(select(Job).where(col(Job.idempotency_key) == idempotency_key)).one()
-
-
-def enqueue_alone(
-    *,
-    database: Database,
-    clock: Clock,
-    kind: str,
-    payload: Mapping[str, Any],
-    idempotency_key: str,
-    run_after: datetime | None = None,
-    max_attempts: int = 5,
-) -> None:
-    """``enqueue`` in a transaction of its own and committed, for a hot path that writes
-    nothing else (a deferred Slack request before its ack): one Core insert, no ORM
-    session and no row read back. A key that exists is left as it is."""
-    now = clock.now()
-    row = _new_job(kind, payload, idempotency_key, run_after or now, max_attempts, now)
-    with database.engine.begin() as connection:
-        connection.execute(
-            insert_or_ignore(connection, table_of(Job), key=["idempotency_key"]), row
-        )
 
 
 def enqueue_many(
@@ -169,7 +149,7 @@ def enqueue_many(
     if not jobs:
         return
     now = clock.now()
-    rows = [_new_job(kind, payload, key, now, max_attempts, now) for payload, key in jobs]
+    rows = [new_job_row(kind, payload, key, now, max_attempts, now) for payload, key in jobs]
     # Rows go as executemany parameters, not as one multi-row VALUES: that statement's
     # text depends on the row count, so SQLAlchemy compiled it anew every time.
     if not rearm:
