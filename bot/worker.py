@@ -37,8 +37,11 @@ JobFinishedHook = Callable[[str, str, float], None]
 _MAX_IDLE_BACKOFF = 5.0  # seconds between claims while the database is unreachable
 # While Slack requests are being acknowledged in this process, a worker thread waits this
 # long at most before its next claim, in steps of _GIVE_WAY_STEP: acks have a 3 s
-# deadline, jobs none, and on 2 cores every job step takes the GIL from an ack.
-_MAX_GIVE_WAY = 0.25
+# deadline, jobs none, and on 2 cores every job step takes the GIL from an ack. A burst of
+# Slack requests is over well inside 2 s; a steady stream longer than that still lets each
+# thread claim a job every 2 s. At 0.25 s the worker threads still held half of the GIL
+# samples py-spy took during a burst of 400 deferred requests (docs/performance.md).
+_MAX_GIVE_WAY = 2.0
 _GIVE_WAY_STEP = 0.005
 
 
