@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import BoltContext
+from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from workflows import boundary
@@ -115,8 +115,9 @@ def redact_free_text(body: dict[str, Any]) -> None:
 
 
 def input_boundary(
-    body: dict[str, Any], context: BoltContext, next: Callable[[], None]
+    request: BoltRequest, next: Callable[[], BoltResponse | None]
 ) -> BoltResponse | None:
+    body, context = request.body, request.context
     try:
         boundary.clean_in_place(body)
     except boundary.InputRejected as refused:

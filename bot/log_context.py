@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.delivery_keys import slack_delivery_key
@@ -52,7 +53,7 @@ def slack_fields(body: dict[str, Any], *, delivery_key: str) -> dict[str, str | 
 
 
 def bolt_middleware(
-    body: dict[str, Any], next: Callable[[], BoltResponse | None]
+    request: BoltRequest, next: Callable[[], BoltResponse | None]
 ) -> BoltResponse | None:
     """Bolt middleware (register it first): the payload's fields for the rest of its
     handling. Bolt runs the listener after the middleware chain has returned, so a
@@ -60,6 +61,7 @@ def bolt_middleware(
     thread's context instead, replacing (not merging with) any earlier request's. Each
     HTTP request runs in a context copied for it (Starlette's thread pool); a Socket Mode
     worker thread carries the last request's fields until the next one replaces them."""
+    body = request.body
     fields = slack_fields(body, delivery_key=slack_delivery_key(body) or "")
     _fields.set({key: value for key, value in fields.items() if value is not None})
     return next()
