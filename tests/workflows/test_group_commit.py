@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from workflows.clock import FakeClock
 from workflows.job_intake import JobIntake
+from workflows.jobs import new_job_row
 from workflows.store.db import Database
 from workflows.store.group_commit import GroupCommit
 from workflows.store.models import Job
@@ -151,18 +152,8 @@ def test_a_lone_caller_returns_committed(database: Database) -> None:
 
 
 def _row(key: str, kind: str | None) -> dict[str, Any]:
-    now = NOW
-    return {
-        "kind": kind,
-        "payload": {},
-        "idempotency_key": key,
-        "state": "pending",
-        "run_after": now,
-        "attempts": 0,
-        "max_attempts": 5,
-        "created_at": now,
-        "updated_at": now,
-    }
+    """A job's columns; ``kind=None`` makes a row the database refuses (NOT NULL)."""
+    return {**new_job_row("test", {}, key, NOW, 5, NOW), "kind": kind}
 
 
 def _insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -176,3 +167,49 @@ def test_the_group_is_empty_again_after_an_error(database: Database) -> None:
     group.submit(_row("next", "test"))  # the lead was put down: this one writes at once
     assert _keys(database) == ["next"]
     assert group.queued == 0
+
+
+def test_an_unreachable_database_fails_the_batch_once(database: Database) -> None:
+    """When the database cannot be reached no row is to blame: the batch is not tried
+    again row by row (each caller would wait out the outage once per row)."""
+    group: GroupCommit[dict[str, Any]] = GroupCommit(database.engine, _insert_rows)
+    release = threading.Event()
+    seen: list[int] = []
+
+    def write(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        seen.append(len(rows))
+        if len(seen) == 1:
+            assert release.wait(SETTLE)
+            _insert_rows(connection, rows)
+            return
+        raise OperationalError("INSERT", {}, ConnectionError("server closed the connection"))
+
+    group._write = write
+    outcomes: dict[str, str] = {}
+
+    def submit(key: str) -> threading.Thread:
+        def run() -> None:
+            try:
+                group.submit(_row(key, "test"))
+                outcomes[key] = "stored"
+            except OperationalError:
+                outcomes[key] = "unreachable"
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    threads = [submit("first")]
+    _until(lambda: seen == [1])
+    threads += [submit(f"k{n}") for n in range(3)]
+    _until(lambda: group.queued == 3)
+    release.set()
+    for thread in threads:
+        thread.join(SETTLE)
+    assert outcomes == {
+        "first": "stored",
+        "k0": "unreachable",
+        "k1": "unreachable",
+        "k2": "unreachable",
+    }
+    assert seen == [1, 3]  # one try for the three, none alone

@@ -10,7 +10,8 @@ burst pays one transaction per wave.
 
 Each ``submit`` returns only once the transaction holding its item has committed, and
 raises if it did not. When a transaction of several items fails, each of them is written
-again in a transaction of its own, so one bad item fails alone.
+again in a transaction of its own, so one bad item fails alone; when the database cannot
+be reached, they all fail at once.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 Item = TypeVar("Item")
+
+_UNREACHABLE = (OperationalError, InterfaceError)
 
 Write = Callable[[Connection, Sequence[Item]], None]
 """Writes the items with the connection, inside a transaction the caller commits."""
@@ -93,8 +97,11 @@ class GroupCommit(Generic[Item]):
             self._commit([waiter.item for waiter in batch])
             return
         except Exception as error:
-            if len(batch) == 1:
-                batch[0].error = error
+            if len(batch) == 1 or isinstance(error, _UNREACHABLE):
+                # No item is to blame when the database cannot be reached: trying each
+                # alone would only make every caller wait out the failure once per item.
+                for waiter in batch:
+                    waiter.error = error
                 return
         for waiter in batch:  # find the bad item: each alone
             try:
