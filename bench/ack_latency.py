@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -60,12 +61,16 @@ from ack_load import (  # a sibling script module: bench/ is on sys.path
     server_env,
     wait_up,
 )
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import and_, bindparam, create_engine, func, or_, select, text
+from sqlmodel import col
 
 from bot.sandbox.seed import seed_workspace
 from bot.sandbox.slack.api import FakeSlackApi
+from workflows.clock import SystemClock
 from workflows.config import ShipbotConfig, parse_config
+from workflows.store.models import Job, JobState
 from workflows.store.scratch import scratch_postgres
+from workflows.views import RENDER_JOB_KIND
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPBOT = str(Path(sys.executable).with_name("shipbot"))
@@ -208,17 +213,29 @@ def awaiting_approval(database_url: str, first: int, count: int) -> list[tuple[i
     return [(int(row[0]), str(row[1])) for row in rows]
 
 
-def _drained(database_url: str, *, timeout: float = 180) -> None:
-    """Wait until the worker has run every deferred request (``--ack deferred``)."""
+def _idle(database_url: str, *, timeout: float = 180) -> None:
+    """Wait until shipbot's worker has nothing to do now but renders: no other job running
+    and none due (a poll due later may still come). Every bare run starts here, so bare
+    Bolt does not share the cores with work shipbot's previous requests left behind;
+    shipbot's own run then pays for whatever its burst sets off. Renders are left out:
+    the sender paces them at one message per channel per second, so a level's cards take
+    minutes to post at little CPU. The store check waits here too (a deferred request is
+    a job)."""
     engine = create_engine(database_url)
-    query = text(
-        "SELECT count(*) FROM jobs WHERE kind LIKE 'slack.deferred_%' "
-        "AND state IN ('pending', 'running')"
+    busy = select(func.count()).where(
+        col(Job.kind) != RENDER_JOB_KIND,
+        or_(
+            col(Job.state) == JobState.running,
+            and_(col(Job.state) == JobState.pending, col(Job.run_after) <= bindparam("now")),
+        ),
     )
     deadline = time.monotonic() + timeout
     with engine.connect() as connection:
-        while connection.execute(query).scalar_one() and time.monotonic() < deadline:
+        while connection.execute(busy, {"now": SystemClock().now()}).scalar_one():
             connection.commit()
+            if time.monotonic() > deadline:
+                print(f"  (shipbot's worker was still busy after {timeout:.0f} s)", flush=True)
+                break
             time.sleep(0.1)
     engine.dispose()
 
@@ -249,8 +266,22 @@ def _pending_approvals(
 ) -> list[tuple[int, str]]:
     """The production deploys of this level waiting for a click (deferred: once stored)."""
     if ack == "deferred":
-        _drained(database_url)
+        _idle(database_url)
     return awaiting_approval(database_url, offset, count)
+
+
+@contextmanager
+def paused(pids: list[int]) -> Iterator[None]:
+    """Stop shipbot's processes (SIGSTOP) while bare Bolt is measured, so bare has the
+    cores to itself: no render, job or scheduler tick of shipbot's runs meanwhile. They
+    go on (SIGCONT) before shipbot's own run, which then pays for its background work."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
 
 
 def run_level(
@@ -258,6 +289,7 @@ def run_level(
     urls: dict[str, str],
     slack: FakeSlackApi,
     *,
+    shipbot_pids: list[int],
     level: int,
     count: int,
     offset: int,
@@ -286,9 +318,9 @@ def run_level(
             "incident": incident_body(offset, urls_of),
         }[kind]
         n = len(pending) if kind == "approve" else count
-        if ack == "deferred":  # bare runs on a machine shipbot's worker is not busy on
-            _drained(database_url)
-        bare = run_load(urls["bare"], body, concurrency=level, count=n)
+        _idle(database_url)
+        with paused(shipbot_pids):
+            bare = run_load(urls["bare"], body, concurrency=level, count=n)
         ours = run_load(urls["shipbot"], body, concurrency=level, count=n)
         acked[kind] = len(ours.acked)
         print(line(name, kind, level, "bare", bare, None))
@@ -306,7 +338,7 @@ def run_database(name: str, database_url: str, args: argparse.Namespace) -> list
     with tempfile.TemporaryDirectory() as tmp, FakeSlackApi() as slack, ExitStack() as stack:
         config = Path(tmp) / "shipbot.yaml"
         seed_workspace(slack, write_config(config, services))
-        urls, _ = start_servers(
+        urls, pids = start_servers(
             stack,
             name=name,
             database_url=database_url,
@@ -322,6 +354,7 @@ def run_database(name: str, database_url: str, args: argparse.Namespace) -> list
                 name,
                 urls,
                 slack,
+                shipbot_pids=[pid for server, pid in pids.items() if server != "bare"],
                 level=level,
                 count=counts[level],
                 offset=offset,
@@ -332,8 +365,7 @@ def run_database(name: str, database_url: str, args: argparse.Namespace) -> list
                 acked[kind] += n
             offset += counts[level]
         time.sleep(1)
-        if args.ack == "deferred":
-            _drained(database_url)
+        _idle(database_url)
         return check_store(database_url, acked)
 
 
