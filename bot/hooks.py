@@ -100,7 +100,7 @@ async def _stored_in_thread(
     store: Callable[..., HookOutcome], in_flight: InFlight, **arguments: Any
 ) -> HookOutcome:
     """``store`` in the thread pool, counted in flight meanwhile: worker threads let it go
-    first (``Worker(acks_waiting=)``)."""
+    first (``Worker(acks_in_flight=)``)."""
     with in_flight:
         return await run_in_threadpool(store, **arguments)
 

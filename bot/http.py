@@ -7,6 +7,7 @@ the event loop or the other requests being acknowledged.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -35,21 +36,30 @@ MAX_SLACK_BODY = 1024 * 1024  # Slack payloads are far smaller; bigger is not fr
 
 class InFlight:
     """How many requests from outside (Slack's, webhooks) this process is answering right
-    now. The worker reads it to let them go first (``Worker(acks_waiting=...)``); only the
-    event loop writes it, entering and leaving ``with in_flight:`` around each one."""
+    now. The worker waits for none to be left before it claims a job, a while at most
+    (``Worker(acks_in_flight=...)``); only the event loop writes it, entering and leaving
+    ``with in_flight:`` around each one."""
 
     def __init__(self) -> None:
         self.count = 0
+        self._none = threading.Event()
+        self._none.set()
 
     def __enter__(self) -> InFlight:
         self.count += 1
+        self._none.clear()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.count -= 1
+        if self.count == 0:
+            self._none.set()
 
-    def waiting(self) -> bool:
-        return self.count > 0
+    def wait_until_none(self, timeout: float) -> bool:
+        """Block until no request is in flight (True, at once if none is) or until
+        ``timeout`` seconds have passed (False). A worker thread sleeps here instead of
+        polling, so a burst of acks is not interrupted by its wake-ups."""
+        return self._none.wait(timeout)
 
 
 ReadinessCheck = Callable[[], tuple[bool, dict[str, Any]]]

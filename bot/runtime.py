@@ -124,7 +124,7 @@ class Runtime:
             },
             threads=self.settings.worker_threads,
             on_job_finished=self.metrics.on_job_finished,
-            acks_waiting=self.acks_in_flight.waiting,
+            acks_in_flight=self.acks_in_flight,
         )
 
     def _job_counts(self) -> dict[str, int]:

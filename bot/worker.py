@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
 from bot import log_context
 from workflows import jobs
@@ -36,13 +36,23 @@ JobFinishedHook = Callable[[str, str, float], None]
 
 _MAX_IDLE_BACKOFF = 5.0  # seconds between claims while the database is unreachable
 # While Slack requests are being acknowledged in this process, a worker thread waits this
-# long at most before its next claim, in steps of _GIVE_WAY_STEP: acks have a 3 s
-# deadline, jobs none, and on 2 cores every job step takes the GIL from an ack. A burst of
-# Slack requests is over well inside 2 s; a steady stream longer than that still lets each
-# thread claim a job every 2 s. At 0.25 s the worker threads still held half of the GIL
-# samples py-spy took during a burst of 400 deferred requests (docs/performance.md).
+# long at most before its next claim: acks have a 3 s deadline, jobs none, and on 2 cores
+# every job step takes the GIL from an ack. A burst of Slack requests is over well inside
+# 2 s; a steady stream longer than that still lets each thread claim a job every 2 s. At
+# 0.25 s the worker threads still held half of the GIL samples py-spy took during a burst
+# of 400 deferred requests (docs/performance.md).
 _MAX_GIVE_WAY = 2.0
-_GIVE_WAY_STEP = 0.005
+# It sleeps until the last one is answered, waking this often only to notice a stop.
+# (Polling every 5 ms instead woke 4 threads 800 times a second during a burst.)
+_GIVE_WAY_STEP = 0.1
+
+
+class AcksInFlight(Protocol):
+    """The requests from outside this process is answering (``bot.http.InFlight``)."""
+
+    def wait_until_none(self, timeout: float) -> bool:
+        """True once none is in flight (at once if none is), False after ``timeout`` s."""
+        ...
 
 
 def _default_owner_prefix() -> str:
@@ -106,7 +116,7 @@ class Worker:
         poll_interval: float = 0.5,
         owner_prefix: str | None = None,
         on_job_finished: JobFinishedHook | None = None,
-        acks_waiting: Callable[[], bool] | None = None,
+        acks_in_flight: AcksInFlight | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -116,7 +126,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.owner_prefix = owner_prefix or _default_owner_prefix()
         self.on_job_finished = on_job_finished
-        self.acks_waiting = acks_waiting
+        self.acks_in_flight = acks_in_flight
         self._stopping = threading.Event()
         self._wake = threading.Condition()
         self._wake_generation = 0
@@ -234,11 +244,12 @@ class Worker:
     def _give_way(self) -> None:
         """Let the Slack requests in flight in this process be acknowledged first (up to
         ``_MAX_GIVE_WAY``, so a steady stream of requests cannot starve the jobs)."""
-        if self.acks_waiting is None:
+        if self.acks_in_flight is None:
             return
         deadline = time.monotonic() + _MAX_GIVE_WAY
-        while self.acks_waiting() and time.monotonic() < deadline:
-            if self._stopping.wait(_GIVE_WAY_STEP):
+        while not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self.acks_in_flight.wait_until_none(min(left, _GIVE_WAY_STEP)):
                 return
 
     def _loop(self, owner: str) -> None:

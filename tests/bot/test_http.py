@@ -4,13 +4,14 @@ database is down, and why."""
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 
 import httpx
 from slack_bolt import App
 from sqlalchemy import text
 
-from bot.http import build_http_app
+from bot.http import InFlight, build_http_app
 from bot.metrics import Metrics
 from bot.server_thread import ServerThread
 from workflows.store.db import Database
@@ -63,7 +64,10 @@ def test_a_failing_readiness_check_makes_it_unready_with_its_reason(tmp_path: Pa
     checks: list = []  # type: ignore[type-arg]
     bolt = App(signing_secret="s", token="xoxb-unused", token_verification_enabled=False)
     app = build_http_app(
-        bolt_app=bolt, signing_secret="s", database=database, metrics=Metrics(),
+        bolt_app=bolt,
+        signing_secret="s",
+        database=database,
+        metrics=Metrics(),
         readiness_checks=checks,
     )
     with ServerThread(app) as server:
@@ -72,3 +76,17 @@ def test_a_failing_readiness_check_makes_it_unready_with_its_reason(tmp_path: Pa
         answer = httpx.get(f"{server.url}/readyz")
     assert answer.status_code == 503
     assert answer.json()["socket_mode"] == "disconnected for 61.0 s"
+
+
+def test_in_flight_wakes_a_waiting_worker_when_the_last_request_is_answered() -> None:
+    acks = InFlight()
+    assert acks.wait_until_none(0) is True  # none in flight: no wait at all
+    woke: list[bool] = []
+    with acks:
+        with acks:
+            waiter = threading.Thread(target=lambda: woke.append(acks.wait_until_none(30)))
+            waiter.start()
+        assert acks.wait_until_none(0.01) is False  # one is still being answered
+        assert woke == []
+    waiter.join(10)
+    assert woke == [True] and acks.count == 0

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.http import InFlight
 from bot.worker import JobContext, PermanentJobError, RetryLater, Worker
 from tests.job_helpers import enqueue_job, load_job
 from workflows import jobs
@@ -189,8 +190,8 @@ def test_jobs_wait_while_acks_are_in_flight_but_are_never_starved(
     import bot.worker as worker_module
 
     ran = threading.Event()
-    ack_in_flight = threading.Event()
-    ack_in_flight.set()
+    acks = InFlight()
+    acks.__enter__()  # an ack is in flight
     monkeypatch.setattr(worker_module, "_MAX_GIVE_WAY", 30.0)
     worker = Worker(
         database,
@@ -198,18 +199,18 @@ def test_jobs_wait_while_acks_are_in_flight_but_are_never_starved(
         handlers={"ok": lambda context: ran.set()},
         threads=1,
         poll_interval=0.01,
-        acks_waiting=ack_in_flight.is_set,
+        acks_in_flight=acks,
     )
     enqueue_job(database, clock, "first", kind="ok")
     worker.start()
     try:
         assert not ran.wait(0.3)  # an ack is in flight: the job waits
-        ack_in_flight.clear()
+        acks.__exit__()  # answered: the job runs without waiting out the cap
         assert ran.wait(10)
         # Requests that never stop cannot hold jobs back for longer than the cap.
         ran.clear()
         monkeypatch.setattr(worker_module, "_MAX_GIVE_WAY", 0.05)
-        ack_in_flight.set()
+        acks.__enter__()
         enqueue_job(database, clock, "second", kind="ok")
         worker.notify()
         assert ran.wait(10)
