@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -69,6 +70,10 @@ def serve(args: argparse.Namespace) -> int:
         fmt=settings.log_format,
     )
     runtime = Runtime(settings, config=config)
+    # The config, wiring and Bolt app live as long as the process: like the imports
+    # (bot/launch.py), they are moved out of the collector's sight, so a full collection
+    # during a burst of acks does not walk them again (docs/performance.md, eighth pass).
+    gc.freeze()
     runtime.start_background(worker=not args.no_worker, scheduler=not args.no_scheduler)
     socket_mode = watch = None
     try:
