@@ -193,7 +193,7 @@ def run_load(url: str, body: Body, *, concurrency: int, count: int) -> Result:
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     # The client threads share this process with the Slack emulator, which keeps every
     # message: a collection of that heap would pause every client mid-run, whichever
-    # server they were timing (bare Bolt's p99 varied 90 to 378 ms between kinds of one
+    # server they were timing (bare Bolt's p99 varied 91 to 378 ms between kinds of one
     # run with shipbot stopped). The collector waits until the run is over.
     gc.disable()
     try:

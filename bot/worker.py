@@ -43,7 +43,7 @@ _MAX_IDLE_BACKOFF = 5.0  # seconds between claims while the database is unreacha
 # of 400 deferred requests (docs/performance.md).
 _MAX_GIVE_WAY = 2.0
 # It sleeps until the last one is answered, waking this often only to notice a stop.
-# (Polling every 5 ms instead woke 4 threads 800 times a second during a burst.)
+# (Polling every 5 ms instead meant up to 800 wake-ups a second from 4 threads in a burst.)
 _GIVE_WAY_STEP = 0.1
 
 
