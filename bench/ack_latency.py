@@ -39,16 +39,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import yaml
 from ack_load import (  # a sibling script module: bench/ is on sys.path
     APPROVER,
-    ERROR_MARKS,
     HEADER,
     REQUESTER,
-    Result,
     approve_body,
     compile_bytecode,
     deploy_body,
@@ -61,11 +59,10 @@ from ack_load import (  # a sibling script module: bench/ is on sys.path
     server_env,
     wait_up,
 )
+from slack_process import Answers, Emulator, slack_process
 from sqlalchemy import and_, bindparam, create_engine, func, or_, select, text
 from sqlmodel import col
 
-from bot.sandbox.seed import seed_workspace
-from bot.sandbox.slack.api import FakeSlackApi
 from workflows.clock import SystemClock
 from workflows.config import ShipbotConfig, parse_config
 from workflows.store.models import Job, JobState
@@ -110,42 +107,6 @@ def process(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[b
             child.wait(timeout=20)
         except subprocess.TimeoutExpired:
             child.kill()
-
-
-class Answers:
-    """A working response_url per request of one kind and level, and what came back to each
-    (``--ack deferred``: the answer after the "received" ack)."""
-
-    def __init__(self, slack: FakeSlackApi, *, channel: str, user: str) -> None:
-        self.slack, self.channel, self.user = slack, channel, user
-        self.index_of: dict[str, int] = {}  # url id -> request index
-
-    def url(self, i: int) -> str:
-        url = self.slack.response_url(channel=self.channel, user=self.user)
-        self.index_of[url.rsplit("/", 1)[1]] = i
-        return url
-
-    def collect(self, result: Result, *, timeout: float = 120) -> str:
-        """Wait for an answer to every acked request; a line of their latencies."""
-        posts: dict[int, Any] = {}
-        deadline = time.monotonic() + timeout
-        while len(posts) < len(result.acked) and time.monotonic() < deadline:
-            for post in self.slack.response_posts():
-                i = self.index_of.get(post.url_id)
-                if i is not None and i not in posts:
-                    posts[i] = post
-            time.sleep(0.05)
-        errors = sum(
-            1
-            for post in posts.values()
-            if any(m in str(post.body.get("text")) for m in ERROR_MARKS)
-        )
-        answered = Result(latencies=[posts[i].at - result.sent_at[i] for i in posts])
-        return (
-            f"{'':<10} answered {len(posts)}/{len(result.acked)} acks, {errors} errors, "
-            f"answer p50 {answered.percentile(50):.1f} ms, p99 {answered.percentile(99):.1f} ms, "
-            f"max {answered.worst:.1f} ms"
-        )
 
 
 def start_servers(
@@ -240,6 +201,22 @@ def _idle(database_url: str, *, timeout: float = 180) -> None:
     engine.dispose()
 
 
+def worker_during(database_url: str, began: datetime, ended: datetime) -> str:
+    """What shipbot's worker finished while a burst was measured: the jobs that share the
+    cores (and, in one process, the GIL) with the requests being acked."""
+    engine = create_engine(database_url)
+    finished = (
+        select(col(Job.kind), func.count())
+        .where(col(Job.finished_at) >= began, col(Job.finished_at) <= ended)
+        .group_by(col(Job.kind))
+    )
+    with engine.connect() as connection:
+        counts = {str(kind): int(n) for kind, n in connection.execute(finished).all()}
+    engine.dispose()
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
+    return f"{'':<10} jobs finished during shipbot's run: {sum(counts.values())} ({kinds})"
+
+
 def check_store(database_url: str, acked: dict[str, int]) -> list[str]:
     """Each acked request is exactly one stored object: compare counts and duplicates."""
     engine = create_engine(database_url)
@@ -287,7 +264,7 @@ def paused(pids: list[int]) -> Iterator[None]:
 def run_level(
     name: str,
     urls: dict[str, str],
-    slack: FakeSlackApi,
+    emulator: Emulator,
     *,
     shipbot_pids: list[int],
     level: int,
@@ -297,35 +274,37 @@ def run_level(
     ack: str,
 ) -> dict[str, int]:
     """One concurrency level: each kind on bare Bolt, then on shipbot; acks per kind."""
+    deferred = ack == "deferred"
     # Production deploys wait for one approval: the clicks of this level approve them.
-    setup_urls = Answers(slack, channel="C0DEPLOYS", user=REQUESTER).url
-    production = deploy_body(offset, "production", setup_urls if ack == "deferred" else nowhere)
+    setup_urls = Answers(emulator, channel="C0DEPLOYS", user=REQUESTER, count=count).url
+    production = deploy_body(offset, "production", setup_urls if deferred else nowhere)
     setup = run_load(urls["shipbot"], production, concurrency=5, count=count)
     if setup.failures:
         print(f"  ({setup.failures} production requests for the approval phase failed)")
     pending = _pending_approvals(database_url, offset, count, ack)
-    answers = {
-        "deploy": Answers(slack, channel="C0DEPLOYS", user=REQUESTER),
-        "approve": Answers(slack, channel="C0APPROVE", user=APPROVER),
-        "incident": Answers(slack, channel="C0INCIDNT", user=REQUESTER),
-    }
+    counts = {"deploy": count, "approve": len(pending), "incident": count}
+    channels = {"deploy": "C0DEPLOYS", "approve": "C0APPROVE", "incident": "C0INCIDNT"}
     acked = {}
-    for kind, answer in answers.items():
-        urls_of = answer.url if ack == "deferred" else nowhere
+    for kind, n in counts.items():
+        user = APPROVER if kind == "approve" else REQUESTER
+        answer = Answers(emulator, channel=channels[kind], user=user, count=n if deferred else 0)
+        urls_of = answer.url if deferred else nowhere
         body = {
             "deploy": deploy_body(offset, "staging", urls_of),
             "approve": approve_body(pending, urls_of),
             "incident": incident_body(offset, urls_of),
         }[kind]
-        n = len(pending) if kind == "approve" else count
         _idle(database_url)
         with paused(shipbot_pids):
             bare = run_load(urls["bare"], body, concurrency=level, count=n)
+        began = SystemClock().now()
         ours = run_load(urls["shipbot"], body, concurrency=level, count=n)
+        ended = SystemClock().now()
         acked[kind] = len(ours.acked)
         print(line(name, kind, level, "bare", bare, None))
         print(line(name, kind, level, "shipbot", ours, bare), flush=True)
-        if ack == "deferred" and kind != "approve":  # a click's answer is the re-render
+        print(worker_during(database_url, began, ended), flush=True)
+        if deferred and kind != "approve":  # a click's answer is the re-render
             print(answer.collect(ours), flush=True)
     return acked
 
@@ -335,15 +314,16 @@ def run_database(name: str, database_url: str, args: argparse.Namespace) -> list
     counts = {level: min(args.requests, 50) if level == 1 else args.requests for level in levels}
     services = sum(counts.values())
     acked = {"deploy": 0, "approve": 0, "incident": 0}
-    with tempfile.TemporaryDirectory() as tmp, FakeSlackApi() as slack, ExitStack() as stack:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         config = Path(tmp) / "shipbot.yaml"
-        seed_workspace(slack, write_config(config, services))
+        write_config(config, services)
+        emulator = stack.enter_context(slack_process(config))
         urls, pids = start_servers(
             stack,
             name=name,
             database_url=database_url,
             config=config,
-            slack_url=slack.url,
+            slack_url=emulator.url(),
             layout=args.layout,
             ack=args.ack,
         )
@@ -353,7 +333,7 @@ def run_database(name: str, database_url: str, args: argparse.Namespace) -> list
             done = run_level(
                 name,
                 urls,
-                slack,
+                emulator,
                 shipbot_pids=[pid for server, pid in pids.items() if server != "bare"],
                 level=level,
                 count=counts[level],
