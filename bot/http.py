@@ -34,16 +34,25 @@ log = logging.getLogger("shipbot.http")
 MAX_SLACK_BODY = 1024 * 1024  # Slack payloads are far smaller; bigger is not from Slack.
 
 
+# How long no request must have been in flight before the worker claims a job. Within a
+# burst, the moments with none in flight are a client's gap between reading one ack and
+# sending the next; a job claimed in such a gap then shares the GIL with the rest of the
+# burst (docs/performance.md, ninth pass). A deferred answer waits this much longer.
+QUIET_AFTER_ACKS = 0.1
+
+
 class InFlight:
     """How many requests from outside (Slack's, webhooks) this process is answering right
-    now. The worker waits for none to be left before it claims a job, a while at most
-    (``Worker(acks_in_flight=...)``); only the event loop writes it, entering and leaving
-    ``with in_flight:`` around each one."""
+    now. The worker waits until none has been in flight for ``quiet`` seconds before it
+    claims a job, a while at most (``Worker(acks_in_flight=...)``); only the event loop
+    writes it, entering and leaving ``with in_flight:`` around each one."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: float = QUIET_AFTER_ACKS) -> None:
         self.count = 0
+        self.quiet = quiet
         self._none = threading.Event()
         self._none.set()
+        self._last_left = float("-inf")  # monotonic time the count last fell to zero
 
     def __enter__(self) -> InFlight:
         self.count += 1
@@ -53,13 +62,24 @@ class InFlight:
     def __exit__(self, *_exc: object) -> None:
         self.count -= 1
         if self.count == 0:
+            self._last_left = time.monotonic()
             self._none.set()
 
-    def wait_until_none(self, timeout: float) -> bool:
-        """Block until no request is in flight (True, at once if none is) or until
-        ``timeout`` seconds have passed (False). A worker thread sleeps here instead of
-        polling, so a burst of acks is not interrupted by its wake-ups."""
-        return self._none.wait(timeout)
+    def wait_until_quiet(self, timeout: float) -> bool:
+        """Block until no request has been in flight for ``quiet`` seconds (True, at once
+        if so already) or until ``timeout`` seconds have passed (False). A worker thread
+        sleeps here instead of polling, so a burst of acks is not interrupted by its
+        wake-ups."""
+        deadline = time.monotonic() + timeout
+        while self._none.wait(max(deadline - time.monotonic(), 0)):
+            since = time.monotonic() - self._last_left
+            if since >= self.quiet and self.count == 0:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(max(self.quiet - since, 0.001), left))
+        return False
 
 
 ReadinessCheck = Callable[[], tuple[bool, dict[str, Any]]]

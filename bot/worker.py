@@ -42,7 +42,8 @@ _MAX_IDLE_BACKOFF = 5.0  # seconds between claims while the database is unreacha
 # 0.25 s the worker threads still held half of the GIL samples py-spy took during a burst
 # of 400 deferred requests (docs/performance.md).
 _MAX_GIVE_WAY = 2.0
-# It sleeps until the last one is answered, waking this often only to notice a stop.
+# It sleeps until none has been in flight for a moment (``bot.http.QUIET_AFTER_ACKS``),
+# waking this often only to notice a stop.
 # (Polling every 5 ms instead meant up to 800 wake-ups a second from 4 threads in a burst.)
 _GIVE_WAY_STEP = 0.1
 
@@ -50,8 +51,9 @@ _GIVE_WAY_STEP = 0.1
 class AcksInFlight(Protocol):
     """The requests from outside this process is answering (``bot.http.InFlight``)."""
 
-    def wait_until_none(self, timeout: float) -> bool:
-        """True once none is in flight (at once if none is), False after ``timeout`` s."""
+    def wait_until_quiet(self, timeout: float) -> bool:
+        """True once none has been in flight for a moment (at once if so already), False
+        after ``timeout`` s."""
         ...
 
 
@@ -173,7 +175,13 @@ class Worker:
                 **common, error=f"no handler for job kind {job.kind!r}", permanent=True
             )
         else:
-            context = JobContext(job=job, database=self.database, clock=self.clock, renew=renew)
+            context = JobContext(
+                job=job,
+                database=self.database,
+                clock=self.clock,
+                renew=renew,
+                give_way=self._give_way,
+            )
             state = self._call(handler, context, common)
         seconds = time.monotonic() - started
         if state is None:
@@ -249,7 +257,7 @@ class Worker:
         deadline = time.monotonic() + _MAX_GIVE_WAY
         while not self._stopping.is_set():
             left = deadline - time.monotonic()
-            if left <= 0 or self.acks_in_flight.wait_until_none(min(left, _GIVE_WAY_STEP)):
+            if left <= 0 or self.acks_in_flight.wait_until_quiet(min(left, _GIVE_WAY_STEP)):
                 return
 
     def _loop(self, owner: str) -> None:

@@ -79,14 +79,28 @@ def test_a_failing_readiness_check_makes_it_unready_with_its_reason(tmp_path: Pa
 
 
 def test_in_flight_wakes_a_waiting_worker_when_the_last_request_is_answered() -> None:
-    acks = InFlight()
-    assert acks.wait_until_none(0) is True  # none in flight: no wait at all
+    acks = InFlight(quiet=0)
+    assert acks.wait_until_quiet(0) is True  # none in flight: no wait at all
     woke: list[bool] = []
     with acks:
         with acks:
-            waiter = threading.Thread(target=lambda: woke.append(acks.wait_until_none(30)))
+            waiter = threading.Thread(target=lambda: woke.append(acks.wait_until_quiet(30)))
             waiter.start()
-        assert acks.wait_until_none(0.01) is False  # one is still being answered
+        assert acks.wait_until_quiet(0.01) is False  # one is still being answered
         assert woke == []
     waiter.join(10)
     assert woke == [True] and acks.count == 0
+
+
+def test_in_flight_is_quiet_only_once_no_request_came_for_a_while() -> None:
+    """A client's gap between two requests of a burst is not the end of the burst."""
+    acks = InFlight(quiet=30)
+    assert acks.wait_until_quiet(0) is True  # nothing was ever in flight
+    with acks:
+        pass
+    assert acks.count == 0
+    assert acks.wait_until_quiet(0.05) is False  # the last one left just now
+    brief = InFlight(quiet=0.05)
+    with brief:
+        pass
+    assert brief.wait_until_quiet(30) is True
