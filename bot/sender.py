@@ -114,6 +114,7 @@ class _Render:
         self.interval = interval
         self.lease = lease
         self.sleep = sleep
+        self.give_way = context.give_way
         self.owner = f"{job.lease_owner}/job-{job.id}"
         self.channel = ""
 
@@ -268,6 +269,8 @@ class _Render:
         wait = (slot - self.clock.now()).total_seconds()
         if wait > 0:
             self.sleep(wait)
+        # A burst of Slack requests may have begun while this render slept: they go first.
+        self.give_way()
 
     def _raise_for(self, error: SlackApiError) -> NoReturn:
         failure = classify(error)

@@ -58,13 +58,17 @@ class PermanentJobError(RuntimeError):
 
 @dataclass
 class JobContext:
-    """What a handler gets: its job (a detached copy), the database, the clock, and a way
-    to renew its lease during a long step (the worker also renews it from a side thread)."""
+    """What a handler gets: its job (a detached copy), the database, the clock, a way to
+    renew its lease during a long step (the worker also renews it from a side thread), and
+    ``give_way``: a handler that slept (a render waiting for its channel's pace slot)
+    calls it before working again, so requests the process is answering meanwhile go
+    first; the worker bounds the wait."""
 
     job: Job
     database: Database
     clock: Clock
     renew: Callable[[], bool] = field(default=lambda: True, repr=False)
+    give_way: Callable[[], None] = field(default=lambda: None, repr=False)
 
     def heartbeat(self) -> bool:
         """Extend the lease; False means the job was taken over and the handler should stop."""

@@ -262,6 +262,32 @@ def test_messages_to_one_channel_are_paced(harness: Harness, channel: str) -> No
     assert harness.sleeps == [1.0] * 4
 
 
+def test_a_render_lets_requests_in_flight_go_first_after_its_slot_wait(
+    harness: Harness, channel: str
+) -> None:
+    """The worker gives way before it claims a job; a render claimed before a burst of
+    Slack requests and then asleep for its pace slot gives way again before it posts."""
+    seen: list[tuple[int, int]] = []  # (posts, slot waits) each time the render gave way
+
+    class Acks:
+        def wait_until_quiet(self, timeout: float) -> bool:
+            seen.append((len(harness.fake.calls_to("chat.postMessage")), len(harness.sleeps)))
+            return True
+
+    harness.change("deploy:1", channel)
+    harness.change("deploy:2", channel)
+    worker = Worker(
+        harness.database,
+        clock=harness.clock,
+        handlers={"render": harness.handler},
+        acks_in_flight=Acks(),
+    )
+    assert worker.run_pending() == 2
+    assert harness.sleeps == [1.0]  # the second waited for its slot ...
+    assert seen == [(0, 0), (1, 1)]  # ... then gave way, then posted
+    assert len(harness.fake.calls_to("chat.postMessage")) == 2
+
+
 def test_a_far_pace_slot_postpones_the_render(harness: Harness, channel: str) -> None:
     for _ in range(3):  # another replica has the channel booked for 3 s
         views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
