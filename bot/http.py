@@ -34,45 +34,51 @@ log = logging.getLogger("shipbot.http")
 MAX_SLACK_BODY = 1024 * 1024  # Slack payloads are far smaller; bigger is not from Slack.
 
 
-# How long no request must have been in flight before the worker claims a job. Within a
-# burst, the moments with none in flight are a client's gap between reading one ack and
-# sending the next; a job claimed in such a gap then shares the GIL with the rest of the
-# burst (docs/performance.md, ninth pass). A deferred answer waits this much longer.
+# After a burst (two or more requests in flight at once), how long none must have been
+# before the worker claims a job. Within a burst, the moments with none in flight are a
+# client's gap between reading one ack and sending the next; a job claimed in such a gap
+# shares the GIL with the rest of the burst (docs/performance.md, ninth pass). Requests
+# that come one at a time hold no job back beyond their own answering, so a steady
+# trickle of them cannot slow the jobs down to one per thread per give-way cap.
 QUIET_AFTER_ACKS = 0.1
 
 
 class InFlight:
     """How many requests from outside (Slack's, webhooks) this process is answering right
-    now. The worker waits until none has been in flight for ``quiet`` seconds before it
-    claims a job, a while at most (``Worker(acks_in_flight=...)``); only the event loop
-    writes it, entering and leaving ``with in_flight:`` around each one."""
+    now. The worker waits until none is in flight, and after a burst until none has been
+    for ``quiet`` seconds, before it claims a job, a while at most
+    (``Worker(acks_in_flight=...)``); only the event loop writes it, entering and leaving
+    ``with in_flight:`` around each one."""
 
     def __init__(self, quiet: float = QUIET_AFTER_ACKS) -> None:
         self.count = 0
         self.quiet = quiet
         self._none = threading.Event()
         self._none.set()
-        self._last_left = float("-inf")  # monotonic time the count last fell to zero
+        self._last_crowded = float("-inf")  # monotonic time two or more were last in flight
 
     def __enter__(self) -> InFlight:
         self.count += 1
         self._none.clear()
+        if self.count > 1:
+            self._last_crowded = time.monotonic()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.count -= 1
-        if self.count == 0:
-            self._last_left = time.monotonic()
+        if self.count > 0:
+            self._last_crowded = time.monotonic()  # this one shared the time with others
+        else:
             self._none.set()
 
     def wait_until_quiet(self, timeout: float) -> bool:
-        """Block until no request has been in flight for ``quiet`` seconds (True, at once
-        if so already) or until ``timeout`` seconds have passed (False). A worker thread
-        sleeps here instead of polling, so a burst of acks is not interrupted by its
-        wake-ups."""
+        """Block until none is in flight and none has been crowded for ``quiet`` seconds
+        (True, at once if so already) or until ``timeout`` seconds have passed (False). A
+        worker thread sleeps here instead of polling, so a burst of acks is not
+        interrupted by its wake-ups."""
         deadline = time.monotonic() + timeout
         while self._none.wait(max(deadline - time.monotonic(), 0)):
-            since = time.monotonic() - self._last_left
+            since = time.monotonic() - self._last_crowded
             if since >= self.quiet and self.count == 0:
                 return True
             left = deadline - time.monotonic()

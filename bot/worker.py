@@ -42,7 +42,7 @@ _MAX_IDLE_BACKOFF = 5.0  # seconds between claims while the database is unreacha
 # 0.25 s the worker threads still held half of the GIL samples py-spy took during a burst
 # of 400 deferred requests (docs/performance.md).
 _MAX_GIVE_WAY = 2.0
-# It sleeps until none has been in flight for a moment (``bot.http.QUIET_AFTER_ACKS``),
+# It sleeps until none is in flight (after a burst, for ``bot.http.QUIET_AFTER_ACKS``),
 # waking this often only to notice a stop.
 # (Polling every 5 ms instead meant up to 800 wake-ups a second from 4 threads in a burst.)
 _GIVE_WAY_STEP = 0.1
@@ -52,8 +52,8 @@ class AcksInFlight(Protocol):
     """The requests from outside this process is answering (``bot.http.InFlight``)."""
 
     def wait_until_quiet(self, timeout: float) -> bool:
-        """True once none has been in flight for a moment (at once if so already), False
-        after ``timeout`` s."""
+        """True once none is in flight (after a burst: for a moment; at once if so
+        already), False after ``timeout`` s."""
         ...
 
 

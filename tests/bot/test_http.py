@@ -92,15 +92,19 @@ def test_in_flight_wakes_a_waiting_worker_when_the_last_request_is_answered() ->
     assert woke == [True] and acks.count == 0
 
 
-def test_in_flight_is_quiet_only_once_no_request_came_for_a_while() -> None:
-    """A client's gap between two requests of a burst is not the end of the burst."""
+def test_after_a_burst_in_flight_is_quiet_only_once_none_came_for_a_while() -> None:
+    """A client's gap between two requests of a burst is not the end of the burst; a
+    request that came alone holds nothing back once it is answered."""
     acks = InFlight(quiet=30)
     assert acks.wait_until_quiet(0) is True  # nothing was ever in flight
     with acks:
         pass
+    assert acks.wait_until_quiet(0) is True  # one at a time: no burst to wait out
+    with acks, acks:  # two at once: a burst
+        pass
     assert acks.count == 0
-    assert acks.wait_until_quiet(0.05) is False  # the last one left just now
+    assert acks.wait_until_quiet(0.05) is False  # the burst ended just now
     brief = InFlight(quiet=0.05)
-    with brief:
+    with brief, brief:
         pass
     assert brief.wait_until_quiet(30) is True
