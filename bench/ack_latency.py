@@ -276,8 +276,10 @@ def run_level(
     """One concurrency level: each kind on bare Bolt, then on shipbot; acks per kind."""
     deferred = ack == "deferred"
     # Production deploys wait for one approval: the clicks of this level approve them.
-    setup_urls = Answers(emulator, channel="C0DEPLOYS", user=REQUESTER, count=count).url
-    production = deploy_body(offset, "production", setup_urls if deferred else nowhere)
+    approvals_asked = Answers(
+        emulator, channel="C0DEPLOYS", user=REQUESTER, count=count if deferred else 0
+    )
+    production = deploy_body(offset, "production", approvals_asked.url if deferred else nowhere)
     setup = run_load(urls["shipbot"], production, concurrency=5, count=count)
     if setup.failures:
         print(f"  ({setup.failures} production requests for the approval phase failed)")
