@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
@@ -47,11 +48,15 @@ from ack_load import (  # a sibling script module: bench/ is on sys.path
     APPROVER,
     HEADER,
     REQUESTER,
+    Body,
+    Result,
     approve_body,
     compile_bytecode,
+    cpu_seconds,
     deploy_body,
     free_port,
     incident_body,
+    job_attempts,
     line,
     nowhere,
     rss_mb,
@@ -148,7 +153,8 @@ def start_servers(
         worker = stack.enter_context(
             process([SHIPBOT, "serve"], {**env, "SHIPBOT_PORT": str(worker_port)})
         )
-        wait_up(f"http://127.0.0.1:{worker_port}", worker)
+        urls["worker"] = f"http://127.0.0.1:{worker_port}"
+        wait_up(urls["worker"], worker)
         pids["worker"] = worker.pid
     port = free_port()
     bare = [sys.executable, str(ROOT / "bench" / "bare_bolt.py"), "--port", str(port)]
@@ -201,9 +207,12 @@ def _idle(database_url: str, *, timeout: float = 180) -> None:
     engine.dispose()
 
 
-def worker_during(database_url: str, began: datetime, ended: datetime) -> str:
-    """What shipbot's worker finished while a burst was measured: the jobs that share the
-    cores (and, in one process, the GIL) with the requests being acked."""
+def worker_during(
+    database_url: str, began: datetime, ended: datetime, attempts: Counter[tuple[str, str]]
+) -> str:
+    """What shipbot's worker did while a burst was measured: the jobs that share the
+    cores (and, in one process, the GIL) with the requests being acked, finished and (from
+    the worker's metrics) every attempt, postponed ones included."""
     engine = create_engine(database_url)
     finished = (
         select(col(Job.kind), func.count())
@@ -214,7 +223,11 @@ def worker_during(database_url: str, began: datetime, ended: datetime) -> str:
         counts = {str(kind): int(n) for kind, n in connection.execute(finished).all()}
     engine.dispose()
     kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
-    return f"{'':<10} jobs finished during shipbot's run: {sum(counts.values())} ({kinds})"
+    tried = ", ".join(f"{kind} {state} {n}" for (kind, state), n in sorted(attempts.items()) if n)
+    return (
+        f"{'':<10} jobs finished during shipbot's run: {sum(counts.values())} ({kinds}); "
+        f"attempts: {sum(attempts.values())} ({tried or 'none'})"
+    )
 
 
 def check_store(database_url: str, acked: dict[str, int]) -> list[str]:
@@ -261,12 +274,39 @@ def paused(pids: list[int]) -> Iterator[None]:
             os.kill(pid, signal.SIGCONT)
 
 
+def measure(
+    urls: dict[str, str], pids: dict[str, int], body: Body, *, level: int, n: int, database_url: str
+) -> tuple[Result, Result, str]:
+    """Bare Bolt with shipbot paused, then shipbot; and what shipbot's run cost besides."""
+    shipbot_pids = [pid for server, pid in pids.items() if server != "bare"]
+    with paused(shipbot_pids):
+        bare_cpu = cpu_seconds([pids["bare"]])
+        bare = run_load(urls["bare"], body, concurrency=level, count=n)
+        bare_cpu = cpu_seconds([pids["bare"]]) - bare_cpu
+    worker_url = urls.get("worker", urls["shipbot"])
+    before = job_attempts(worker_url)  # an HTTP request: before the CPU is read
+    used = {
+        server: cpu_seconds([pids[server]]) for server in ("shipbot", "worker") if server in pids
+    }
+    began = SystemClock().now()
+    ours = run_load(urls["shipbot"], body, concurrency=level, count=n)
+    ended = SystemClock().now()
+    per = {server: (cpu_seconds([pids[server]]) - cpu) / n * 1000 for server, cpu in used.items()}
+    after = job_attempts(worker_url)
+    costs = f"{'':<10} server CPU per request: bare {bare_cpu / n * 1000:.2f} ms, shipbot " + (
+        f"{per['shipbot']:.2f} ms (its worker included)"
+        if "worker" not in per
+        else f"{per['shipbot']:.2f} ms + worker process {per['worker']:.2f} ms"
+    )
+    return bare, ours, costs + "\n" + worker_during(database_url, began, ended, after - before)
+
+
 def run_level(
     name: str,
     urls: dict[str, str],
     emulator: Emulator,
     *,
-    shipbot_pids: list[int],
+    pids: dict[str, int],
     level: int,
     count: int,
     offset: int,
@@ -297,15 +337,11 @@ def run_level(
             "incident": incident_body(offset, urls_of),
         }[kind]
         _idle(database_url)
-        with paused(shipbot_pids):
-            bare = run_load(urls["bare"], body, concurrency=level, count=n)
-        began = SystemClock().now()
-        ours = run_load(urls["shipbot"], body, concurrency=level, count=n)
-        ended = SystemClock().now()
+        bare, ours, costs = measure(urls, pids, body, level=level, n=n, database_url=database_url)
         acked[kind] = len(ours.acked)
         print(line(name, kind, level, "bare", bare, None))
         print(line(name, kind, level, "shipbot", ours, bare), flush=True)
-        print(worker_during(database_url, began, ended), flush=True)
+        print(costs, flush=True)
         if deferred and kind != "approve":  # a click's answer is the re-render
             print(answer.collect(ours), flush=True)
     return acked
@@ -336,7 +372,7 @@ def run_database(name: str, database_url: str, args: argparse.Namespace) -> list
                 name,
                 urls,
                 emulator,
-                shipbot_pids=[pid for server, pid in pids.items() if server != "bare"],
+                pids=pids,
                 level=level,
                 count=counts[level],
                 offset=offset,

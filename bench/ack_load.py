@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import socket
 import subprocess
 import sys
 import sysconfig
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +71,28 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far (from /proc; not the database
+    server's own CPU on PostgreSQL)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def job_attempts(url: str) -> Counter[tuple[str, str]]:
+    """The worker's ``shipbot_jobs_finished`` counter: attempts by kind and the state each
+    left the job in ("pending" is a job postponed, such as a render waiting for its slot)."""
+    attempts: Counter[tuple[str, str]] = Counter()
+    pattern = r'shipbot_jobs_finished_total\{kind="([^"]+)",state="([^"]+)"\} (\S+)'
+    for row in httpx.get(url + "/metrics", timeout=10).text.splitlines():
+        found = re.match(pattern, row)
+        if found:
+            attempts[(found[1], found[2])] = int(float(found[3]))
+    return attempts
 
 
 # --- request bodies -----------------------------------------------------------------------
