@@ -203,7 +203,7 @@ class Worker:
         except RetryLater as later:
             until = later.until(self.clock.now())
             log.info("job %s (%s): retry at %s: %s", job.id, job.kind, until, later.reason)
-            ok = jobs.postpone(**common, until=until)
+            ok = jobs.postpone(**common, until=until, payload=later.payload)
             return JobState.pending if ok else None
         except PermanentJobError as error:
             log.error("job %s (%s) failed permanently: %s", job.id, job.kind, error)

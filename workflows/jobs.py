@@ -36,12 +36,21 @@ MAX_ERROR_CHARS = 2000
 
 class RetryLater(Exception):
     """A handler's way to say "not now": the job goes back to pending at ``until`` without
-    using up an attempt (Slack's 429 ``Retry-After``, a message another render holds)."""
+    using up an attempt (Slack's 429 ``Retry-After``, a message another render holds).
+    ``payload``, when given, replaces the job's payload, so the next run knows what this
+    one arranged (a render's reserved pace slot)."""
 
-    def __init__(self, delay_or_until: timedelta | float | datetime, *, reason: str = "") -> None:
+    def __init__(
+        self,
+        delay_or_until: timedelta | float | datetime,
+        *,
+        reason: str = "",
+        payload: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(reason or f"retry later ({delay_or_until})")
         self.delay_or_until = delay_or_until
         self.reason = reason
+        self.payload = payload
 
     def until(self, now: datetime) -> datetime:
         """The moment the job may run again, seen from ``now``."""
@@ -309,12 +318,22 @@ def fail(
         return str(values["state"])
 
 
-def postpone(*, database: Database, clock: Clock, job_id: int, owner: str, until: datetime) -> bool:
-    """Put the job back to pending at ``until`` and give back the attempt it used."""
+def postpone(
+    *,
+    database: Database,
+    clock: Clock,
+    job_id: int,
+    owner: str,
+    until: datetime,
+    payload: dict[str, Any] | None = None,
+) -> bool:
+    """Put the job back to pending at ``until`` and give back the attempt it used
+    (``payload``, when given, replaces the job's)."""
     return _guarded_update(
         database,
         job_id,
         owner,
+        **({} if payload is None else {"payload": payload}),
         state=JobState.pending,
         run_after=until,
         attempts=func.max(col(Job.attempts) - 1, 0)

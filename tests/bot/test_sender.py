@@ -6,10 +6,11 @@ times (``Call.at``) are on the same timeline as the app's pace slots and leases.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from commands.common.seams import RenderedMessage
 from workflows import jobs, views
 from workflows.clock import FakeClock
 from workflows.store.db import Database
-from workflows.store.models import Job, SlackMessage
+from workflows.store.models import ChannelPace, Job, SlackMessage
 
 
 @pytest.fixture
@@ -77,6 +78,7 @@ class Harness:
         self.clock = clock
         self.fake = fake
         self.sleeps: list[float] = []
+        self.sleep_moves_clock = True
         self.gate: dict[str, threading.Event] = {
             "entered": threading.Event(),
             "proceed": threading.Event(),
@@ -92,7 +94,8 @@ class Harness:
 
     def _sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.clock.advance(seconds=seconds)
+        if self.sleep_moves_clock:
+            self.clock.advance(seconds=seconds)
 
     def worker(self, name: str = "w") -> Worker:
         return Worker(
@@ -288,15 +291,106 @@ def test_a_render_lets_requests_in_flight_go_first_after_its_slot_wait(
     assert len(harness.fake.calls_to("chat.postMessage")) == 2
 
 
-def test_a_far_pace_slot_postpones_the_render(harness: Harness, channel: str) -> None:
+def test_a_far_pace_slot_is_kept_and_the_render_postponed_to_it(
+    harness: Harness, channel: str
+) -> None:
+    start = harness.clock.now()
     for _ in range(3):  # another replica has the channel booked for 3 s
         views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
     harness.change("deploy:1", channel)
-    assert harness.worker().run_pending() == 1
+    worker = harness.worker()
+    assert worker.run_pending() == 1
     job = harness.job("deploy:1", 0)
     assert (job.state, job.attempts) == ("pending", 0)
-    assert job.run_after == harness.clock.now() + timedelta(seconds=3)
+    assert job.run_after == start + timedelta(seconds=3)
     assert harness.fake.calls_to("chat.postMessage") == []
+    assert next_free_slot(harness, channel) == start + timedelta(seconds=4)  # booked
+
+    harness.clock.advance(seconds=3)
+    assert worker.run_pending() == 1
+    assert [call.at for call in harness.fake.calls_to("chat.postMessage")] == [
+        (start + timedelta(seconds=3)).timestamp()
+    ]
+    assert next_free_slot(harness, channel) == start + timedelta(seconds=4)  # not booked twice
+    assert harness.sleeps == []
+
+
+def test_cards_queued_for_a_busy_channel_each_run_at_their_own_slot(
+    harness: Harness, channel: str
+) -> None:
+    """Ten cards behind a channel booked for 3 s: each is claimed once to book its slot
+    and once at that slot. (Postponed to the next free slot without booking it, all ten
+    came back at each free slot and all but one or two were postponed again: 40 runs.)"""
+    start = harness.clock.now()
+    for _ in range(3):
+        views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
+    for number in range(10):
+        harness.change(f"deploy:{number}", channel)
+    runs: list[str] = []
+    worker = Worker(
+        harness.database,
+        clock=harness.clock,
+        handlers={"render": harness.handler},
+        on_job_finished=lambda kind, state, seconds: runs.append(state),
+    )
+    harness.sleep_moves_clock = False  # as in a worker thread that others overtake
+    while (due := next_run_after(harness)) is not None:
+        harness.clock.advance(seconds=max((due - harness.clock.now()).total_seconds(), 0))
+        worker.run_pending()
+    assert runs.count("succeeded") == 10
+    assert len(runs) <= 20
+    posted = [call.at - start.timestamp() for call in harness.fake.calls_to("chat.postMessage")]
+    assert len(posted) == 10
+    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(posted))
+
+
+def test_a_slot_spent_before_a_retry_is_not_used_again(harness: Harness, channel: str) -> None:
+    for _ in range(3):
+        views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
+    harness.change("deploy:1", channel)
+    worker = harness.worker()
+    assert worker.run_pending() == 1  # books the slot at 3 s
+    harness.clock.advance(seconds=3)
+    harness.fake.fail_next("chat.postMessage", status=429, retry_after=1)
+    assert worker.run_pending() == 1  # spends it on a post Slack refuses
+    assert harness.job("deploy:1", 0).payload == {"view_key": "deploy:1"}
+    harness.clock.advance(seconds=1)
+    assert worker.run_pending() == 1  # books a new slot instead of reusing the spent one
+    assert next_free_slot(harness, channel) == harness.clock.now() + timedelta(seconds=1)
+    assert len(harness.fake.calls_to("chat.postMessage")) == 2
+
+
+def test_a_slot_booked_by_a_failed_attempt_is_not_used_again(
+    harness: Harness, channel: str
+) -> None:
+    """A failed attempt may have spent its slot without saying so (it leaves the payload
+    as it was): the retry, a new attempt, books anew."""
+    for _ in range(3):
+        views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
+    harness.change("deploy:1", channel)
+    worker = harness.worker()
+    assert worker.run_pending() == 1  # books the slot at 3 s
+    harness.clock.advance(seconds=3)
+    harness.fake.fail_next("chat.postMessage", status=500)
+    assert worker.run_pending() == 1  # spends it on a post that fails
+    assert harness.job("deploy:1", 0).attempts == 1
+    harness.clock.advance(minutes=10)
+    assert worker.run_pending() == 1
+    assert next_free_slot(harness, channel) == harness.clock.now() + timedelta(seconds=1)
+    assert harness.job("deploy:1", 0).state == "succeeded"
+
+
+def next_free_slot(harness: Harness, channel: str) -> datetime:
+    with harness.database.session() as session:
+        pace = session.get(ChannelPace, channel)
+        assert pace is not None
+        return pace.next_at.replace(tzinfo=harness.clock.now().tzinfo)
+
+
+def next_run_after(harness: Harness) -> datetime | None:
+    with harness.database.session() as session:
+        pending = jobs.list_jobs(session=session, state="pending", kind="render")
+        return min((job.run_after for job in pending), default=None)
 
 
 def test_thread_replies_are_posted_in_their_thread(harness: Harness, channel: str) -> None:
