@@ -52,7 +52,6 @@ from ack_load import (  # a sibling script module: bench/ is on sys.path
     Result,
     approve_body,
     compile_bytecode,
-    cpu_seconds,
     deploy_body,
     free_port,
     incident_body,
@@ -62,6 +61,7 @@ from ack_load import (  # a sibling script module: bench/ is on sys.path
     rss_mb,
     run_load,
     server_env,
+    timed_run,
     wait_up,
 )
 from slack_process import Answers, Emulator, slack_process
@@ -180,21 +180,21 @@ def awaiting_approval(database_url: str, first: int, count: int) -> list[tuple[i
     return [(int(row[0]), str(row[1])) for row in rows]
 
 
-def _idle(database_url: str, *, timeout: float = 180) -> None:
-    """Wait until shipbot's worker has nothing to do now but renders: no other job running
-    and none due (a poll due later may still come). Every bare run starts here, so bare
-    Bolt does not share the cores with work shipbot's previous requests left behind;
-    shipbot's own run then pays for whatever its burst sets off. Renders are left out:
+def _idle(database_url: str, *, renders: bool = False, timeout: float = 180) -> None:
+    """Wait until shipbot's worker has nothing to do now: no job running and none due (a
+    poll or render due later may still come). Every bare run starts here, renders aside:
     the sender paces them at one message per channel per second, so a level's cards take
-    minutes to post at little CPU. The store check waits here too (a deferred request is
-    a job)."""
+    minutes to post at little CPU. ``renders=True`` waits for the renders due now too:
+    shipbot's own run starts so, once the renders whose slots passed while it was paused
+    are posted; it then pays for whatever comes due during its burst, its own deferred
+    requests included. The store check waits here too (a deferred request is a job)."""
     engine = create_engine(database_url)
+    due_or_running = or_(
+        col(Job.state) == JobState.running,
+        and_(col(Job.state) == JobState.pending, col(Job.run_after) <= bindparam("now")),
+    )
     busy = select(func.count()).where(
-        col(Job.kind) != RENDER_JOB_KIND,
-        or_(
-            col(Job.state) == JobState.running,
-            and_(col(Job.state) == JobState.pending, col(Job.run_after) <= bindparam("now")),
-        ),
+        due_or_running if renders else and_(col(Job.kind) != RENDER_JOB_KIND, due_or_running)
     )
     deadline = time.monotonic() + timeout
     with engine.connect() as connection:
@@ -278,27 +278,24 @@ def measure(
     urls: dict[str, str], pids: dict[str, int], body: Body, *, level: int, n: int, database_url: str
 ) -> tuple[Result, Result, str]:
     """Bare Bolt with shipbot paused, then shipbot; and what shipbot's run cost besides."""
-    shipbot_pids = [pid for server, pid in pids.items() if server != "bare"]
-    with paused(shipbot_pids):
-        bare_cpu = cpu_seconds([pids["bare"]])
-        bare = run_load(urls["bare"], body, concurrency=level, count=n)
-        bare_cpu = cpu_seconds([pids["bare"]]) - bare_cpu
+    ours_pids = {name: pid for name, pid in pids.items() if name != "bare"}
+    with paused(list(ours_pids.values())):
+        bare = timed_run(urls["bare"], body, level=level, n=n, processes={"bare": pids["bare"]})
+    # Renders whose slots passed during the pause would otherwise all be claimed at once,
+    # right before the burst, and run into it: a pile a running installation never has.
+    _idle(database_url, renders=True)
     worker_url = urls.get("worker", urls["shipbot"])
-    before = job_attempts(worker_url)  # an HTTP request: before the CPU is read
-    used = {
-        server: cpu_seconds([pids[server]]) for server in ("shipbot", "worker") if server in pids
-    }
-    began = SystemClock().now()
-    ours = run_load(urls["shipbot"], body, concurrency=level, count=n)
-    ended = SystemClock().now()
-    per = {server: (cpu_seconds([pids[server]]) - cpu) / n * 1000 for server, cpu in used.items()}
+    before = job_attempts(worker_url)  # an HTTP request: before the run's CPU is read
+    ours = timed_run(urls["shipbot"], body, level=level, n=n, processes=ours_pids)
     after = job_attempts(worker_url)
-    costs = f"{'':<10} server CPU per request: bare {bare_cpu / n * 1000:.2f} ms, shipbot " + (
-        f"{per['shipbot']:.2f} ms (its worker included)"
-        if "worker" not in per
-        else f"{per['shipbot']:.2f} ms + worker process {per['worker']:.2f} ms"
+    cpu = ours.cpu_ms
+    costs = f"{'':<10} server CPU per request: bare {bare.cpu_ms['bare']:.2f} ms, shipbot " + (
+        f"{cpu['shipbot']:.2f} ms (its worker included)"
+        if "worker" not in cpu
+        else f"{cpu['shipbot']:.2f} ms + worker process {cpu['worker']:.2f} ms"
     )
-    return bare, ours, costs + "\n" + worker_during(database_url, began, ended, after - before)
+    during = worker_during(database_url, ours.began, ours.ended, after - before)
+    return bare.result, ours.result, costs + "\n" + during
 
 
 def run_level(

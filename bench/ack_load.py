@@ -15,7 +15,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -176,13 +178,21 @@ class Result:
 ERROR_MARKS = (":warning:", "Something went wrong", "Can't ", "Another deploy")
 
 
-def run_load(url: str, body: Body, *, concurrency: int, count: int) -> Result:
+def run_load(
+    url: str,
+    body: Body,
+    *,
+    concurrency: int,
+    count: int,
+    on_start: Callable[[], None] | None = None,
+) -> Result:
     """``count`` requests, ``concurrency`` threads each sending the next one back to back.
-    A request fails on a non-200 answer, a transport error, or an error text in the ack."""
+    A request fails on a non-200 answer, a transport error, or an error text in the ack.
+    ``on_start`` runs once every client is ready, just before the first request."""
     result = Result()
     lock = threading.Lock()
     indexes = iter(range(count))
-    start = threading.Barrier(concurrency)
+    start = threading.Barrier(concurrency, action=on_start)
 
     def next_index() -> int | None:
         with lock:
@@ -228,6 +238,33 @@ def run_load(url: str, body: Body, *, concurrency: int, count: int) -> Result:
     finally:
         gc.enable()
     return result
+
+
+@dataclass
+class Run:
+    """One measured run: its latencies, and the CPU each named process used from the
+    moment every client was ready to send (their setup is not the server's cost)."""
+
+    result: Result
+    cpu_ms: dict[str, float]  # per request
+    began: datetime
+    ended: datetime
+
+
+def timed_run(url: str, body: Body, *, level: int, n: int, processes: dict[str, int]) -> Run:
+    started: dict[str, Any] = {}
+
+    def on_start() -> None:
+        started["cpu"] = {name: cpu_seconds([pid]) for name, pid in processes.items()}
+        started["at"] = datetime.now(UTC)
+
+    result = run_load(url, body, concurrency=level, count=n, on_start=on_start)
+    ended = datetime.now(UTC)
+    cpu_ms = {
+        name: (cpu_seconds([processes[name]]) - cpu) / n * 1000
+        for name, cpu in started["cpu"].items()
+    }
+    return Run(result, cpu_ms, started["at"], ended)
 
 
 HEADER = (
