@@ -296,10 +296,14 @@ class _Render:
         self.give_way()
 
     def _take_reserved_slot(self) -> datetime | None:
-        """The slot an earlier run of this job reserved in this channel, once."""
+        """The slot an earlier run of this job reserved in this channel, once, unless this
+        run comes a whole interval or more after it: the next slot's render may be posting
+        now, and two late slots in a row would put three messages inside one interval."""
         reserved, self.reserved = self.reserved, None
         if reserved is None or reserved[0] != self.channel:
             return None
+        if self.clock.now() - reserved[1] >= self.interval:
+            return None  # book anew (a slot's delay is the worker's, e.g. giving way)
         self.slot_taken = True
         return reserved[1]
 

@@ -380,6 +380,23 @@ def test_a_slot_booked_by_a_failed_attempt_is_not_used_again(
     assert harness.job("deploy:1", 0).state == "succeeded"
 
 
+def test_a_slot_come_a_whole_interval_late_is_booked_anew(harness: Harness, channel: str) -> None:
+    """The worker may claim a postponed render late (it gives way to Slack requests first):
+    a slot used an interval or more after its time could put three messages in a second."""
+    start = harness.clock.now()
+    for _ in range(3):
+        views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
+    harness.change("deploy:1", channel)
+    worker = harness.worker()
+    assert worker.run_pending() == 1  # books the slot at 3 s, the channel free from 4 s
+    harness.clock.advance(seconds=5)
+    assert worker.run_pending() == 1
+    assert [call.at for call in harness.fake.calls_to("chat.postMessage")] == [
+        (start + timedelta(seconds=5)).timestamp()
+    ]
+    assert next_free_slot(harness, channel) == start + timedelta(seconds=6)  # booked anew
+
+
 def next_free_slot(harness: Harness, channel: str) -> datetime:
     with harness.database.session() as session:
         pace = session.get(ChannelPace, channel)
