@@ -48,6 +48,9 @@ MAX_SLOT_WAIT = timedelta(seconds=1.5)
 # for which attempt (a claim counts one, a postponement gives it back; after a failure
 # the count differs, so a slot that may have been used already is not used again).
 SLOT_KEY = "send_slot"
+# Slots booked in one run before it is postponed (each that passed while the render gave
+# way to Slack requests is booked anew, so a steady stream of requests cannot keep it here).
+_SLOT_TRIES = 3
 _HISTORY_PAGES = 10
 
 
@@ -278,32 +281,37 @@ class _Render:
             arguments["cursor"] = cursor
 
     def _wait_for_slot(self) -> None:
-        slot = self._take_reserved_slot() or views.reserve_send_slot(
-            database=self.database, clock=self.clock, channel=self.channel, interval=self.interval
-        )
-        if slot - self.clock.now() > MAX_SLOT_WAIT:
-            # Keep the place in the channel's queue instead of sleeping in a worker thread.
-            held = {"at": slot.isoformat(), "channel": self.channel, "attempt": self.attempt}
-            raise RetryLater(
-                slot,
-                reason=f"channel {self.channel} is booked until {slot.isoformat()}",
-                payload={**self.payload, SLOT_KEY: held},
+        for _ in range(_SLOT_TRIES):
+            slot = self._take_reserved_slot() or views.reserve_send_slot(
+                database=self.database,
+                clock=self.clock,
+                channel=self.channel,
+                interval=self.interval,
             )
-        wait = (slot - self.clock.now()).total_seconds()
-        if wait > 0:
-            self.sleep(wait)
-        # A burst of Slack requests may have begun while this render slept: they go first.
-        self.give_way()
+            if slot - self.clock.now() > MAX_SLOT_WAIT:
+                # Keep the place in the channel's queue instead of sleeping in a worker thread.
+                held = {"at": slot.isoformat(), "channel": self.channel, "attempt": self.attempt}
+                raise RetryLater(
+                    slot,
+                    reason=f"channel {self.channel} is booked until {slot.isoformat()}",
+                    payload={**self.payload, SLOT_KEY: held},
+                )
+            wait = (slot - self.clock.now()).total_seconds()
+            if wait > 0:
+                self.sleep(wait)
+            # A burst of Slack requests may have begun while this render slept: they go first.
+            self.give_way()
+            if self.clock.now() - slot < self.interval:
+                return
+            # An interval or more late (the worker gave way, or claimed this job late), the
+            # next slot's message may be going out now: posting too would crowd the channel.
+        raise RetryLater(timedelta(0), reason=f"{self.channel}: its slots passed while waiting")
 
     def _take_reserved_slot(self) -> datetime | None:
-        """The slot an earlier run of this job reserved in this channel, once, unless this
-        run comes a whole interval or more after it: the next slot's render may be posting
-        now, and two late slots in a row would put three messages inside one interval."""
+        """The slot an earlier run of this job reserved in this channel, once."""
         reserved, self.reserved = self.reserved, None
         if reserved is None or reserved[0] != self.channel:
             return None
-        if self.clock.now() - reserved[1] >= self.interval:
-            return None  # book anew (a slot's delay is the worker's, e.g. giving way)
         self.slot_taken = True
         return reserved[1]
 

@@ -397,6 +397,33 @@ def test_a_slot_come_a_whole_interval_late_is_booked_anew(harness: Harness, chan
     assert next_free_slot(harness, channel) == start + timedelta(seconds=6)  # booked anew
 
 
+def test_a_slot_that_passed_while_the_render_gave_way_is_booked_anew(
+    harness: Harness, channel: str
+) -> None:
+    """Requests in flight held the second render past its slot: it posts on a new one,
+    so the third card still comes a whole interval after it."""
+    start = harness.clock.now()
+    held = [1.5]  # the first give-way after a slot wait lasts 1.5 s
+
+    class Acks:
+        def wait_until_quiet(self, timeout: float) -> bool:
+            if harness.sleeps and held:
+                harness.clock.advance(seconds=held.pop())
+            return True
+
+    for number in range(3):
+        harness.change(f"deploy:{number}", channel)
+    worker = Worker(
+        harness.database,
+        clock=harness.clock,
+        handlers={"render": harness.handler},
+        acks_in_flight=Acks(),
+    )
+    assert worker.run_pending() == 3
+    posted = [call.at - start.timestamp() for call in harness.fake.calls_to("chat.postMessage")]
+    assert posted == [0.0, 2.5, 3.5]
+
+
 def next_free_slot(harness: Harness, channel: str) -> datetime:
     with harness.database.session() as session:
         pace = session.get(ChannelPace, channel)
