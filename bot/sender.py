@@ -10,11 +10,7 @@ turns Slack's answers into job outcomes:
 - ``message_not_found`` on update: the message was deleted, so it is posted anew;
 - errors no retry can fix (``channel_not_found``...): the job goes dead with Slack's words.
 
-A render whose channel is booked further ahead than ``MAX_SLOT_WAIT`` reserves its slot
-anyway (its place in the channel's queue), keeps it in the job's payload and is
-postponed to it. Before, it was postponed to the channel's next free slot without one,
-together with every other card waiting for that channel: at each slot all of them were
-claimed again and all but one or two postponed again, five transactions each.
+Pace slots, kept ones and late ones, are ``workflows.pace_slots.PaceSlot``'s.
 
 A post carries ``metadata`` naming its view, so a render that crashed between Slack's ok
 and storing ``ts`` finds its message with ``conversations.history`` instead of posting twice.
@@ -38,19 +34,12 @@ from bot.slack_errors import classify, job_outcome
 from commands.common.seams import RenderedMessage, Renderer
 from workflows import views
 from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater
-from workflows.store.models import Job, SlackMessage
+from workflows.pace_slots import PaceSlot
+from workflows.store.models import SlackMessage
 
 log = logging.getLogger(__name__)
 
 VIEW_EVENT_TYPE = "shipbot_view"
-MAX_SLOT_WAIT = timedelta(seconds=1.5)
-# In a render job's payload: the pace slot a postponed run reserved, in which channel, and
-# for which attempt (a claim counts one, a postponement gives it back; after a failure
-# the count differs, so a slot that may have been used already is not used again).
-SLOT_KEY = "send_slot"
-# Slots booked in one run before it is postponed (each that passed while the render gave
-# way to Slack requests is booked anew, so a steady stream of requests cannot keep it here).
-_SLOT_TRIES = 3
 _HISTORY_PAGES = 10
 
 
@@ -124,16 +113,10 @@ class _Render:
         self.clock = context.clock
         self.client = client
         self.registry = registry
-        self.interval = interval
         self.lease = lease
-        self.sleep = sleep
-        self.give_way = context.give_way
         self.owner = f"{job.lease_owner}/job-{job.id}"
         self.channel = ""
-        self.payload = {key: value for key, value in job.payload.items() if key != SLOT_KEY}
-        self.attempt = job.attempts
-        self.reserved = _reserved_slot(job)
-        self.slot_taken = False  # this run used a slot it had reserved before
+        self.slot = PaceSlot(context, interval=interval, sleep=sleep)
 
     def _acquire(self) -> SlackMessage | None:
         return views.acquire_render(
@@ -148,8 +131,7 @@ class _Render:
         try:
             self._run(max_rounds)
         except RetryLater as later:
-            if self.slot_taken and later.payload is None:
-                later.payload = self.payload  # that slot is spent: the next run books anew
+            self.slot.forget_spent(later)
             raise
 
     def _run(self, max_rounds: int) -> None:
@@ -184,7 +166,7 @@ class _Render:
             raise PermanentJobError(f"no renderer registered for view {self.view_key!r}")
         # The pace slot first: a busy channel postpones the job before any rendering, and
         # what goes out is what is stored after the wait, not a second before it.
-        self._wait_for_slot()
+        self.slot.wait(self.channel)
         with self.database.session() as session:
             rendered = renderer(session, self.view_key)
         ts = message.ts
@@ -280,41 +262,6 @@ class _Render:
                 return
             arguments["cursor"] = cursor
 
-    def _wait_for_slot(self) -> None:
-        for _ in range(_SLOT_TRIES):
-            slot = self._take_reserved_slot() or views.reserve_send_slot(
-                database=self.database,
-                clock=self.clock,
-                channel=self.channel,
-                interval=self.interval,
-            )
-            if slot - self.clock.now() > MAX_SLOT_WAIT:
-                # Keep the place in the channel's queue instead of sleeping in a worker thread.
-                held = {"at": slot.isoformat(), "channel": self.channel, "attempt": self.attempt}
-                raise RetryLater(
-                    slot,
-                    reason=f"channel {self.channel} is booked until {slot.isoformat()}",
-                    payload={**self.payload, SLOT_KEY: held},
-                )
-            wait = (slot - self.clock.now()).total_seconds()
-            if wait > 0:
-                self.sleep(wait)
-            # A burst of Slack requests may have begun while this render slept: they go first.
-            self.give_way()
-            if self.clock.now() - slot < self.interval:
-                return
-            # An interval or more late (the worker gave way, or claimed this job late), the
-            # next slot's message may be going out now: posting too would crowd the channel.
-        raise RetryLater(timedelta(0), reason=f"{self.channel}: its slots passed while waiting")
-
-    def _take_reserved_slot(self) -> datetime | None:
-        """The slot an earlier run of this job reserved in this channel, once."""
-        reserved, self.reserved = self.reserved, None
-        if reserved is None or reserved[0] != self.channel:
-            return None
-        self.slot_taken = True
-        return reserved[1]
-
     def _raise_for(self, error: SlackApiError) -> NoReturn:
         failure = classify(error)
         if failure.retry_after is not None:
@@ -327,15 +274,3 @@ class _Render:
             reason = f"Slack refused {self.view_key} in {self.channel}: {failure.code}"
             views.record_render_error(**self._owned(), error=reason)
         raise job_outcome(error, what=f"{self.view_key} in {self.channel}") from error
-
-
-def _reserved_slot(job: Job) -> tuple[str, datetime] | None:
-    """(channel, slot) that the previous run of ``job`` reserved, if that run was this
-    attempt's (see ``SLOT_KEY``)."""
-    held = job.payload.get(SLOT_KEY)
-    if not isinstance(held, dict) or held.get("attempt") != job.attempts:
-        return None
-    try:
-        return str(held["channel"]), datetime.fromisoformat(str(held["at"]))
-    except (KeyError, ValueError):
-        return None

@@ -42,15 +42,6 @@ RENDER_JOB_KIND = "render"
 RENDER_MAX_ATTEMPTS = 25
 
 
-class ChannelBusy(RuntimeError):
-    """The channel's next free send slot is further away than the caller would wait."""
-
-    def __init__(self, channel: str, at: datetime) -> None:
-        super().__init__(f"channel {channel} is paced until {at.isoformat()}")
-        self.channel = channel
-        self.at = at
-
-
 @dataclass(frozen=True)
 class RenderTarget:
     """One message to bring up to date: its key, and where it lives when first made."""
@@ -248,14 +239,12 @@ def reserve_send_slot(
     clock: Clock,
     channel: str,
     interval: timedelta = timedelta(seconds=1),
-    max_wait: timedelta | None = None,
 ) -> datetime:
     """Reserve the next moment a message may go to ``channel`` and return it.
 
     The slot is ``max(next_at, now)`` and the channel's ``next_at`` moves to slot +
-    ``interval``; the row is locked, so replicas never hand out the same slot. With
-    ``max_wait``, a slot further away than that is not reserved: ``ChannelBusy`` says when
-    to come back instead, so a postponed job does not waste a slot it will not use.
+    ``interval``; the row is locked, so replicas never hand out the same slot. A slot
+    far away is booked all the same (``workflows.pace_slots`` keeps it for its job).
     """
     with database.transaction() as session:
         now = clock.now()
@@ -269,8 +258,6 @@ def reserve_send_slot(
             query = query.with_for_update()
         pace = session.exec(query).one()
         slot = max(pace.next_at, now)
-        if max_wait is not None and slot - now > max_wait:
-            raise ChannelBusy(channel, slot)
         pace.next_at = slot + interval
         session.add(pace)
         return slot

@@ -24,9 +24,9 @@ from workflows.home.data import home_for
 from workflows.home.fanout import HomePorts
 from workflows.home.refresh import user_of
 from workflows.jobs import JobContext, PermanentJobError, RetryLater
+from workflows.pace_slots import PaceSlot
 
 PACE = timedelta(seconds=1)
-MAX_SLOT_WAIT = timedelta(seconds=1.5)
 LEASE = timedelta(seconds=30)
 
 
@@ -48,6 +48,7 @@ class Publisher:
             if views.load_message(database=context.database, view_key=view_key) is None:
                 return
             raise RetryLater(timedelta(seconds=1), reason=f"another publish holds {view_key}")
+        slot = PaceSlot(context, interval=PACE, sleep=self.sleep)
         try:
             if row.rendered_version >= row.desired_version:
                 return  # a later job published this state already
@@ -61,27 +62,15 @@ class Publisher:
                     now=context.clock.now(),
                 )
                 view = home_view(home)
-            self._wait_for_slot(context, view_key)
+            slot.wait(view_key)
             self.client_factory().views_publish(user_id=user, view=view)
             views.record_rendered(**owned, clock=context.clock, version=version, ts=None)
             latest = views.load_message(database=context.database, view_key=view_key)
             if latest is not None and latest.rendered_version < latest.desired_version:
                 # A change made while publishing shares this job (views.render_job_key).
                 raise RetryLater(timedelta(0), reason=f"{view_key} changed while publishing")
+        except RetryLater as later:
+            slot.forget_spent(later)
+            raise
         finally:
             views.release_render(**owned)
-
-    def _wait_for_slot(self, context: JobContext, view_key: str) -> None:
-        try:
-            slot = views.reserve_send_slot(
-                database=context.database,
-                clock=context.clock,
-                channel=view_key,
-                interval=PACE,
-                max_wait=MAX_SLOT_WAIT,
-            )
-        except views.ChannelBusy as busy:
-            raise RetryLater(busy.at, reason=f"{view_key} is paced") from None
-        wait = (slot - context.clock.now()).total_seconds()
-        if wait > 0:
-            self.sleep(wait)

@@ -3,7 +3,6 @@ message with Slack's external upload flow."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from sqlmodel import col
 
 from workflows import views
 from workflows.jobs import JobContext, JobHandler, PermanentJobError, RetryLater
+from workflows.pace_slots import PaceSlot
 from workflows.reports.chart import deploys_per_day_png
 from workflows.reports.claims import view_key
 from workflows.reports.models import ReportRun
@@ -58,18 +58,7 @@ def _upload(context: JobContext, client: WebClient, run: ReportRun, thread_ts: s
         # The upload URL expired or was never valid: start over with a fresh one.
         _save(context, run.id, chart_file_id=None, chart_upload_url=None)
         raise RuntimeError(f"chart upload answered {response.status_code}")
-    try:
-        slot = views.reserve_send_slot(
-            database=context.database,
-            clock=context.clock,
-            channel=run.channel,
-            max_wait=timedelta(seconds=1.5),
-        )
-    except views.ChannelBusy as busy:
-        raise RetryLater(busy.at, reason=f"channel {run.channel} is busy") from None
-    wait = (slot - context.clock.now()).total_seconds()
-    if wait > 0:
-        time.sleep(wait)
+    PaceSlot(context).wait(run.channel)  # the share posts to the channel: it is paced
     client.files_completeUploadExternal(
         files=[{"id": file_id, "title": title}], channel_id=run.channel, thread_ts=thread_ts
     )

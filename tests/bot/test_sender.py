@@ -97,10 +97,23 @@ class Harness:
         if self.sleep_moves_clock:
             self.clock.advance(seconds=seconds)
 
-    def worker(self, name: str = "w") -> Worker:
+    def worker(self, name: str = "w", **options: Any) -> Worker:
         return Worker(
-            self.database, clock=self.clock, handlers={"render": self.handler}, owner_prefix=name
+            self.database,
+            clock=self.clock,
+            handlers={"render": self.handler},
+            owner_prefix=name,
+            **options,
         )
+
+    def book(self, channel: str, seconds: int) -> None:
+        """Another replica books ``channel`` for the next ``seconds``."""
+        for _ in range(seconds):
+            views.reserve_send_slot(database=self.database, clock=self.clock, channel=channel)
+
+    def posted_at(self, start: datetime) -> list[float]:
+        """When each ``chat.postMessage`` came, in seconds after ``start``."""
+        return [call.at - start.timestamp() for call in self.fake.calls_to("chat.postMessage")]
 
     def change(self, view_key: str, channel: str, thread_ts: str | None = None) -> int:
         with self.database.transaction() as session:
@@ -256,12 +269,11 @@ def test_a_missing_channel_kills_the_job_with_slacks_reason(harness: Harness) ->
 
 
 def test_messages_to_one_channel_are_paced(harness: Harness, channel: str) -> None:
-    start = harness.clock.now().timestamp()
+    start = harness.clock.now()
     for number in range(5):
         harness.change(f"deploy:{number}", channel)
     assert harness.worker().run_pending() == 5
-    posted_at = [call.at - start for call in harness.fake.calls_to("chat.postMessage")]
-    assert posted_at == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert harness.posted_at(start) == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert harness.sleeps == [1.0] * 4
 
 
@@ -279,12 +291,7 @@ def test_a_render_lets_requests_in_flight_go_first_after_its_slot_wait(
 
     harness.change("deploy:1", channel)
     harness.change("deploy:2", channel)
-    worker = Worker(
-        harness.database,
-        clock=harness.clock,
-        handlers={"render": harness.handler},
-        acks_in_flight=Acks(),
-    )
+    worker = harness.worker(acks_in_flight=Acks())
     assert worker.run_pending() == 2
     assert harness.sleeps == [1.0]  # the second waited for its slot ...
     assert seen == [(0, 0), (1, 1)]  # ... then gave way, then posted
@@ -295,8 +302,7 @@ def test_a_far_pace_slot_is_kept_and_the_render_postponed_to_it(
     harness: Harness, channel: str
 ) -> None:
     start = harness.clock.now()
-    for _ in range(3):  # another replica has the channel booked for 3 s
-        views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
+    harness.book(channel, seconds=3)
     harness.change("deploy:1", channel)
     worker = harness.worker()
     assert worker.run_pending() == 1
@@ -308,9 +314,7 @@ def test_a_far_pace_slot_is_kept_and_the_render_postponed_to_it(
 
     harness.clock.advance(seconds=3)
     assert worker.run_pending() == 1
-    assert [call.at for call in harness.fake.calls_to("chat.postMessage")] == [
-        (start + timedelta(seconds=3)).timestamp()
-    ]
+    assert harness.posted_at(start) == [3.0]
     assert next_free_slot(harness, channel) == start + timedelta(seconds=4)  # not booked twice
     assert harness.sleeps == []
 
@@ -322,31 +326,24 @@ def test_cards_queued_for_a_busy_channel_each_run_at_their_own_slot(
     and once at that slot. (Postponed to the next free slot without booking it, all ten
     came back at each free slot and all but one or two were postponed again: 40 runs.)"""
     start = harness.clock.now()
-    for _ in range(3):
-        views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
+    harness.book(channel, seconds=3)
     for number in range(10):
         harness.change(f"deploy:{number}", channel)
     runs: list[str] = []
-    worker = Worker(
-        harness.database,
-        clock=harness.clock,
-        handlers={"render": harness.handler},
-        on_job_finished=lambda kind, state, seconds: runs.append(state),
-    )
+    worker = harness.worker(on_job_finished=lambda kind, state, seconds: runs.append(state))
     harness.sleep_moves_clock = False  # as in a worker thread that others overtake
     while (due := next_run_after(harness)) is not None:
         harness.clock.advance(seconds=max((due - harness.clock.now()).total_seconds(), 0))
         worker.run_pending()
     assert runs.count("succeeded") == 10
     assert len(runs) <= 20
-    posted = [call.at - start.timestamp() for call in harness.fake.calls_to("chat.postMessage")]
+    posted = harness.posted_at(start)
     assert len(posted) == 10
     assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(posted))
 
 
 def test_a_slot_spent_before_a_retry_is_not_used_again(harness: Harness, channel: str) -> None:
-    for _ in range(3):
-        views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
+    harness.book(channel, seconds=3)
     harness.change("deploy:1", channel)
     worker = harness.worker()
     assert worker.run_pending() == 1  # books the slot at 3 s
@@ -365,8 +362,7 @@ def test_a_slot_booked_by_a_failed_attempt_is_not_used_again(
 ) -> None:
     """A failed attempt may have spent its slot without saying so (it leaves the payload
     as it was): the retry, a new attempt, books anew."""
-    for _ in range(3):
-        views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
+    harness.book(channel, seconds=3)
     harness.change("deploy:1", channel)
     worker = harness.worker()
     assert worker.run_pending() == 1  # books the slot at 3 s
@@ -384,16 +380,13 @@ def test_a_slot_come_a_whole_interval_late_is_booked_anew(harness: Harness, chan
     """The worker may claim a postponed render late (it gives way to Slack requests first):
     a slot used an interval or more after its time could put three messages in a second."""
     start = harness.clock.now()
-    for _ in range(3):
-        views.reserve_send_slot(database=harness.database, clock=harness.clock, channel=channel)
+    harness.book(channel, seconds=3)
     harness.change("deploy:1", channel)
     worker = harness.worker()
     assert worker.run_pending() == 1  # books the slot at 3 s, the channel free from 4 s
     harness.clock.advance(seconds=5)
     assert worker.run_pending() == 1
-    assert [call.at for call in harness.fake.calls_to("chat.postMessage")] == [
-        (start + timedelta(seconds=5)).timestamp()
-    ]
+    assert harness.posted_at(start) == [5.0]
     assert next_free_slot(harness, channel) == start + timedelta(seconds=6)  # booked anew
 
 
@@ -413,14 +406,9 @@ def test_a_slot_that_passed_while_the_render_gave_way_is_booked_anew(
 
     for number in range(3):
         harness.change(f"deploy:{number}", channel)
-    worker = Worker(
-        harness.database,
-        clock=harness.clock,
-        handlers={"render": harness.handler},
-        acks_in_flight=Acks(),
-    )
+    worker = harness.worker(acks_in_flight=Acks())
     assert worker.run_pending() == 3
-    posted = [call.at - start.timestamp() for call in harness.fake.calls_to("chat.postMessage")]
+    posted = harness.posted_at(start)
     assert posted == [0.0, 2.5, 3.5]
 
 

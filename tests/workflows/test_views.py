@@ -189,16 +189,6 @@ def test_send_slots_are_spaced_per_channel(database: Database, clock: FakeClock)
     assert views.reserve_send_slot(database=database, clock=clock, channel="C1") == clock.now()
 
 
-def test_a_far_slot_is_not_reserved(database: Database, clock: FakeClock) -> None:
-    pace = {"database": database, "clock": clock, "channel": "C1"}
-    for _ in range(3):
-        views.reserve_send_slot(**pace, max_wait=timedelta(seconds=5))
-    with pytest.raises(views.ChannelBusy) as busy:
-        views.reserve_send_slot(**pace, max_wait=timedelta(seconds=1.5))
-    assert busy.value.at == clock.now() + timedelta(seconds=3)
-    assert views.reserve_send_slot(**pace) == clock.now() + timedelta(seconds=3)
-
-
 def test_concurrent_slot_reservations_never_collide(database: Database, clock: FakeClock) -> None:
     slots: list[object] = []
     barrier = threading.Barrier(4)
