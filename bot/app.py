@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.context.respond import Respond
 from slack_bolt.middleware import Middleware
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
@@ -22,6 +23,7 @@ from bot.deps import Deps
 from bot.errors import handle_error
 from bot.input_edge import input_boundary
 from bot.listeners import on_action, on_command, on_submission
+from bot.loop_lane import LoopLane
 from bot.surface_listeners import on_event, on_shortcut
 from bot.wiring import Wiring
 from workflows.delivery import was_delivered
@@ -107,6 +109,27 @@ def build_bolt_app(
         return handle_error(error, body, client, respond)
 
     return app
+
+
+def build_loop_lane(bolt_app: App, wiring: Wiring) -> LoopLane | None:
+    """With deferred acks, the lane that dispatches the deferrable requests in the event
+    loop (bot/loop_lane.py); None otherwise."""
+    deps = wiring.deps
+    if not deps.defer_writes:
+        return None
+
+    def commit_failed(error: BaseException, body: dict[str, Any]) -> BoltResponse:
+        unexpected = error if isinstance(error, Exception) else RuntimeError(repr(error))
+        respond = Respond(response_url=body.get("response_url"))
+        return handle_error(unexpected, body, deps.client, respond)
+
+    return LoopLane(
+        bolt_app=bolt_app,
+        commands=frozenset(wiring.deferrable_commands),
+        actions=frozenset(wiring.deferrable_actions),
+        on_stored=deps.wake_worker,
+        on_commit_failed=commit_failed,
+    )
 
 
 def _may_repeat(body: dict[str, Any], retry: str | None, mode: str) -> bool:

@@ -28,6 +28,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.deps import Deps
 from bot.errors import internal_error_text, new_error_id, user_error_text
+from bot.loop_lane import LoopWrites
 from commands.common.reply import Action, Reply, SlashCommand, quote_input
 from commands.common.seams import ActionHandler, CommandHandler
 from workflows.errors import DuplicateDelivery, UserError
@@ -53,14 +54,25 @@ def _job_key(delivery_key: str) -> str:
     return f"deferred:{delivery_key or uuid.uuid4().hex}"
 
 
-def _store(deps: Deps, *, kind: str, payload: dict[str, Any], delivery_key: str) -> None:
-    deps.job_intake.enqueue(
+def _store(
+    deps: Deps,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    delivery_key: str,
+    writes: LoopWrites | None,
+) -> None:
+    row = deps.job_intake.row(
         kind=kind,
         payload=payload,
         idempotency_key=_job_key(delivery_key),
         run_after=deps.clock.now() - AHEAD_OF_THE_QUEUE,
         max_attempts=MAX_ATTEMPTS,
     )
+    if writes is not None:  # in the event loop: the ack waits for this commit there
+        writes.add(deps.job_intake.enqueue_nowait(row))
+        return
+    deps.job_intake.enqueue(row)
     deps.wake_worker()
 
 
@@ -74,19 +86,26 @@ def _restored(kind: type[Request], payload: Mapping[str, Any]) -> Request:
     return kind(**{name: value for name, value in payload.items() if name in names})
 
 
-def store_command(deps: Deps, command: SlashCommand, *, response_url: str) -> Reply:
+def store_command(
+    deps: Deps, command: SlashCommand, *, response_url: str, writes: LoopWrites | None = None
+) -> Reply:
     """Store ``command`` for the worker (a repeat of its delivery stores nothing new) and
-    return the ack that says so."""
+    return the ack that says so. With ``writes`` (the event loop's lane) the row is
+    committed before the ack is sent, not before this returns."""
     payload = _payload(command, response_url)
-    _store(deps, kind=COMMAND_JOB, payload=payload, delivery_key=command.delivery_key)
+    _store(
+        deps, kind=COMMAND_JOB, payload=payload, delivery_key=command.delivery_key, writes=writes
+    )
     typed = quote_input(f"{command.command} {command.text}", limit=80)
     return Reply(text=f":hourglass_flowing_sand: Received `{typed}`. The answer follows here.")
 
 
-def store_action(deps: Deps, action: Action, *, response_url: str) -> None:
+def store_action(
+    deps: Deps, action: Action, *, response_url: str, writes: LoopWrites | None = None
+) -> None:
     """Store a click for the worker; the click's ack is empty, as it is inline."""
     payload = _payload(action, response_url)
-    _store(deps, kind=ACTION_JOB, payload=payload, delivery_key=action.delivery_key)
+    _store(deps, kind=ACTION_JOB, payload=payload, delivery_key=action.delivery_key, writes=writes)
 
 
 def send_reply(response_url: str, reply: Reply) -> None:

@@ -17,6 +17,7 @@ import anyio
 import anyio.to_thread
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.input_edge import shape_problem
+from bot.loop_lane import LoopLane
 from bot.metrics import Metrics
 from workflows import boundary
 from workflows.store.db import Database
@@ -135,11 +137,37 @@ def parse_slack_request(
     return request
 
 
+def _bolt_request(body: bytes, request: Request) -> BoltRequest | None:
+    headers: dict[str, str | Sequence[str]] = {
+        key: [value] for key, value in request.headers.items()
+    }
+    return parse_slack_request(body, query=request.url.query, headers=headers)
+
+
 def _slack_events_route(
-    *, bolt_app: App, signing_secret: str, metrics: Metrics, in_flight: InFlight
+    *,
+    bolt_app: App,
+    signing_secret: str,
+    metrics: Metrics,
+    in_flight: InFlight,
+    loop_lane: LoopLane | None,
 ) -> Route:
-    """``POST /slack/events``: size, signature and shape checked, then Bolt in a thread."""
+    """``POST /slack/events``: size, signature and shape checked, then Bolt in a thread
+    (or in the event loop, for what ``loop_lane`` takes)."""
     verifier = SignatureVerifier(signing_secret)
+
+    async def dispatch(bolt_request: BoltRequest, body: bytes, request: Request) -> BoltResponse:
+        if loop_lane is not None and loop_lane.takes(bolt_request):
+            answered = await loop_lane.dispatch(bolt_request)
+            if answered is not None:
+                return answered
+            # Its listener needs a thread; the first try changed the request (context,
+            # cleaned strings), so Bolt gets it afresh from the same bytes.
+            again = _bolt_request(body, request)
+            if again is None:  # the same bytes parsed a moment ago
+                raise RuntimeError("a Slack request parsed once did not parse again")
+            bolt_request = again
+        return await run_in_threadpool(bolt_app.dispatch, bolt_request)
 
     def refused(status: int, error: str) -> Response:
         metrics.http_requests.labels(route="/slack/events", status=str(status)).inc()
@@ -150,21 +178,18 @@ def _slack_events_route(
         body = await request.body()
         if len(body) > MAX_SLACK_BODY:
             return refused(413, "request body too large")
-        headers: dict[str, str | Sequence[str]] = {
-            key: [value] for key, value in request.headers.items()
-        }
         # Signature first, so an unsigned prober learns nothing about body parsing. This is
         # the only check: Bolt's own is off (bot/app.py).
         if not signed_by_slack(verifier, body, request.headers):
             return refused(401, "invalid request signature")
         try:
-            bolt_request = parse_slack_request(body, query=request.url.query, headers=headers)
+            bolt_request = _bolt_request(body, request)
         except boundary.InputRejected as rejected:
             return refused(400, rejected.message)
         if bolt_request is None:
             return refused(400, "malformed request body")
         with in_flight:
-            bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+            bolt_response = await dispatch(bolt_request, body, request)
         response = Response(
             content=bolt_response.body,
             status_code=bolt_response.status,
@@ -241,6 +266,7 @@ def build_http_app(
     threads: int = 8,
     readiness_checks: Sequence[ReadinessCheck] = (),
     in_flight: InFlight | None = None,
+    loop_lane: LoopLane | None = None,
 ) -> Starlette:
     """``readiness_checks`` is read at each probe, so a caller may add to a list it passed
     after building the app (socket mode connects after the app exists)."""
@@ -250,6 +276,7 @@ def build_http_app(
             signing_secret=signing_secret,
             metrics=metrics,
             in_flight=in_flight if in_flight is not None else InFlight(),
+            loop_lane=loop_lane,
         ),
         *_health_routes(database=database, checks=readiness_checks),
         _metrics_route(metrics),

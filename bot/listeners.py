@@ -12,6 +12,7 @@ from slack_bolt import Ack, App, BoltContext
 
 from bot import deferred
 from bot.deps import Deps
+from bot.loop_lane import in_thread_only, loop_writes
 from commands.common.reply import Action, SlashCommand, Submission
 from commands.common.seams import ActionHandler, CommandHandler, DeferCheck, SubmissionHandler
 
@@ -23,8 +24,11 @@ def on_command(
         request = SlashCommand.from_payload(command, delivery_key=context.get("delivery_key", ""))
         response_url = str(command.get("response_url") or "")
         if deps.defer_writes and defer is not None and response_url and defer(request, deps):
-            ack(**deferred.store_command(deps, request, response_url=response_url).as_response())
+            writes = loop_writes(context)
+            reply = deferred.store_command(deps, request, response_url=response_url, writes=writes)
+            ack(**reply.as_response())
             return
+        in_thread_only(context)
         reply = handler(request, deps)
         if reply.modal is not None:
             # trigger_id lives 3 s; the listener runs before the ack, well inside that.
@@ -48,9 +52,11 @@ def on_action(
         action = Action.from_payload(body, delivery_key=context.get("delivery_key", ""))
         response_url = str(body.get("response_url") or "")
         if deps.defer_writes and deferrable and response_url:
-            deferred.store_action(deps, action, response_url=response_url)
+            writes = loop_writes(context)
+            deferred.store_action(deps, action, response_url=response_url, writes=writes)
             ack()
             return
+        in_thread_only(context)
         reply = handler(action, deps)
         ack()
         if reply is None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bot import deferred
-from bot.app import Registrar, build_bolt_app
+from bot.app import Registrar, build_bolt_app, build_loop_lane
 from bot.audit_metrics import watch_audit
 from bot.deps import Deps
 from bot.hooks import build_hook_routes
@@ -72,6 +72,7 @@ class Runtime:
             readiness_checks=self.readiness_checks,
             threads=settings.http_threads,
             in_flight=self.acks_in_flight,
+            loop_lane=build_loop_lane(self.bolt, self.wiring),
         )
         self.scheduler = build_scheduler(database=self.database, clock=self.clock)
         schedule_reports(self.scheduler, self.deps)

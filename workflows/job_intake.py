@@ -10,6 +10,7 @@ caller returns only after the commit that holds its row.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
@@ -32,14 +33,18 @@ def _insert_jobs(connection: Connection, rows: Sequence[dict[str, Any]]) -> None
     )
 
 
+JobRow = dict[str, Any]
+"""A job's column values (``JobIntake.row``)."""
+
+
 class JobIntake:
     """One per process and database; safe to call from any thread."""
 
     def __init__(self, *, database: Database, clock: Clock) -> None:
         self._clock = clock
-        self._group: GroupCommit[dict[str, Any]] = GroupCommit(database.engine, _insert_jobs)
+        self._group: GroupCommit[JobRow] = GroupCommit(database.engine, _insert_jobs)
 
-    def enqueue(
+    def row(
         self,
         *,
         kind: str,
@@ -47,9 +52,17 @@ class JobIntake:
         idempotency_key: str,
         run_after: datetime | None = None,
         max_attempts: int = 5,
-    ) -> None:
-        """Add a job unless one with ``idempotency_key`` exists, committed when this
-        returns."""
+    ) -> JobRow:
+        """A new job's row, for ``enqueue`` or ``enqueue_nowait``."""
         now = self._clock.now()
-        row = new_job_row(kind, payload, idempotency_key, run_after or now, max_attempts, now)
+        return new_job_row(kind, payload, idempotency_key, run_after or now, max_attempts, now)
+
+    def enqueue(self, row: JobRow) -> None:
+        """Add the job unless one with its idempotency key exists, committed when this
+        returns."""
         self._group.submit(row)
+
+    def enqueue_nowait(self, row: JobRow) -> Future[None]:
+        """``enqueue`` for a caller that must not block (the event loop): the future
+        resolves once the row is committed, or carries the error."""
+        return self._group.submit_nowait(row)

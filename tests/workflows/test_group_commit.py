@@ -55,10 +55,13 @@ class _Held:
             assert self.release.wait(SETTLE)
         self._insert(connection, rows)
 
+    def row(self, key: str) -> dict[str, Any]:
+        return self.intake.row(kind="test", payload={"key": key}, idempotency_key=key)
+
     def enqueue(self, key: str, errors: list[BaseException]) -> threading.Thread:
         def run() -> None:
             try:
-                self.intake.enqueue(kind="test", payload={"key": key}, idempotency_key=key)
+                self.intake.enqueue(self.row(key))
             except Exception as error:
                 errors.append(error)
 
@@ -142,13 +145,63 @@ def test_a_bad_item_fails_alone(database: Database) -> None:
 
 def test_a_lone_caller_returns_committed(database: Database) -> None:
     intake = JobIntake(database=database, clock=FakeClock(NOW))
-    intake.enqueue(kind="test", payload={}, idempotency_key="alone")
+    intake.enqueue(intake.row(kind="test", payload={}, idempotency_key="alone"))
     other = Database(database.url)  # a pool of its own: it sees only what is committed
     try:
         assert _keys(other) == ["alone"]
     finally:
         other.dispose()
     assert intake._group.queued == 0
+
+
+def test_a_caller_that_must_not_block_gets_a_future(database: Database) -> None:
+    """``enqueue_nowait`` (the event loop's way in) returns at once; its rows queue behind
+    the open transaction like anyone's, the group's committer thread writes them, and each
+    future resolves only after that commit."""
+    held = _Held(database)
+    errors: list[BaseException] = []
+    first = held.enqueue("first", errors)  # a blocking caller leads, held open
+    _until(lambda: len(held.batches) == 1)
+    futures = [held.intake.enqueue_nowait(held.row(f"n{n}")) for n in range(3)]
+    assert held.intake._group.queued == 3
+    assert not any(future.done() for future in futures)
+    held.release.set()
+    for future in futures:
+        assert future.result(SETTLE) is None
+    first.join(SETTLE)
+    assert errors == []
+    assert sorted(held.batches[1]) == ["n0", "n1", "n2"]
+    assert _keys(database) == ["first", "n0", "n1", "n2"]
+
+
+def test_blocking_callers_queue_behind_a_nowait_lead(database: Database) -> None:
+    """A batch started by ``enqueue_nowait`` holds the lead on the committer thread; a
+    blocking caller that arrives meanwhile leads the next batch itself and returns
+    committed."""
+    held = _Held(database)
+    errors: list[BaseException] = []
+    lead = held.intake.enqueue_nowait(held.row("first"))
+    _until(lambda: len(held.batches) == 1)
+    waiting = [held.enqueue(f"k{n}", errors) for n in range(2)]
+    _until(lambda: held.intake._group.queued == 2)
+    held.release.set()
+    for thread in waiting:
+        thread.join(SETTLE)
+    assert lead.result(SETTLE) is None
+    assert errors == []
+    assert sorted(held.batches[1]) == ["k0", "k1"]
+    assert _keys(database) == ["first", "k0", "k1"]
+
+
+def test_a_refused_nowait_row_fails_its_own_future(database: Database) -> None:
+    group: GroupCommit[dict[str, Any]] = GroupCommit(database.engine, _insert_rows)
+    good, bad = group.submit_nowait(_row("good", "test")), group.submit_nowait(_row("bad", None))
+    assert good.result(SETTLE) is None
+    with pytest.raises(IntegrityError):
+        bad.result(SETTLE)
+    assert _keys(database) == ["good"]
+    group.submit(_row("next", "test"))  # the lead was put down
+    assert _keys(database) == ["good", "next"]
 
 
 def _row(key: str, kind: str | None) -> dict[str, Any]:

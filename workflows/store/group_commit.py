@@ -9,8 +9,11 @@ the classic group commit of database logs. A lone request pays what it paid befo
 burst pays one transaction per wave.
 
 Each ``submit`` returns only once the transaction holding its item has committed, and
-raises if it did not. When a transaction of several items fails, each of them is written
-again in a transaction of its own, so one bad item fails alone; when the database cannot
+raises if it did not. ``submit_nowait`` is for a caller that must not block (the event
+loop): it returns a future, and a committer thread of the group writes the batch.
+
+When a transaction of several items fails, each of them is written again in a
+transaction of its own, so one bad item fails alone; when the database cannot
 be reached, they all fail at once.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -38,6 +42,17 @@ class _Waiter(Generic[Item]):
     wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     error: BaseException | None = None
+    # Set for ``submit_nowait``: resolved instead of ``wake``, and never asked to lead.
+    future: Future[None] | None = None
+
+    def finish(self) -> None:
+        self.done = True
+        self.wake.set()
+        if self.future is not None:
+            if self.error is None:
+                self.future.set_result(None)
+            else:
+                self.future.set_exception(self.error)
 
 
 class GroupCommit(Generic[Item]):
@@ -50,6 +65,7 @@ class GroupCommit(Generic[Item]):
         self._lock = threading.Lock()
         self._waiting: list[_Waiter[Item]] = []
         self._writing = False
+        self._committer: ThreadPoolExecutor | None = None
 
     @property
     def queued(self) -> int:
@@ -71,6 +87,27 @@ class GroupCommit(Generic[Item]):
         if me.error is not None:
             raise me.error
 
+    def submit_nowait(self, item: Item) -> Future[None]:
+        """Queue ``item`` and return at once: the future resolves once it is committed (or
+        carries the write's error). The batch is written on the group's committer thread
+        unless a ``submit`` caller is leading already."""
+        future: Future[None] = Future()
+        me = _Waiter(item, future=future)
+        with self._lock:
+            self._waiting.append(me)
+            leads = not self._writing
+            self._writing = True
+        if leads:
+            self._commit_in_background()
+        return future
+
+    def _commit_in_background(self) -> None:
+        with self._lock:
+            if self._committer is None:
+                self._committer = ThreadPoolExecutor(1, thread_name_prefix="shipbot-commit")
+            committer = self._committer
+        committer.submit(self._lead)
+
     def _lead(self) -> None:
         """Write everything waiting (this thread's item among it), then hand the lead to
         the first of those that arrived meanwhile, or put it down."""
@@ -84,13 +121,14 @@ class GroupCommit(Generic[Item]):
             for waiter in batch:
                 if not written and waiter.error is None:  # interrupted mid-write
                     waiter.error = RuntimeError("the group commit was interrupted")
-                waiter.done = True
-                waiter.wake.set()
+                waiter.finish()
             with self._lock:
-                if self._waiting:
-                    self._waiting[0].wake.set()  # not done: it leads the next batch
-                else:
-                    self._writing = False
+                following = self._waiting[0] if self._waiting else None
+                self._writing = following is not None
+            if following is not None and following.future is None:
+                following.wake.set()  # not done: it leads the next batch
+            elif following is not None:
+                self._commit_in_background()
 
     def _write_batch(self, batch: list[_Waiter[Item]]) -> None:
         try:
