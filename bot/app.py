@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_bolt.middleware import Middleware
 from slack_bolt.request import BoltRequest
@@ -23,7 +23,7 @@ from bot.deps import Deps
 from bot.errors import handle_error
 from bot.input_edge import input_boundary
 from bot.listeners import on_action, on_command, on_submission
-from bot.loop_lane import LoopLane
+from bot.loop_lane import LoopLane, in_thread_only
 from bot.surface_listeners import on_event, on_shortcut
 from bot.wiring import Wiring
 from workflows.delivery import was_delivered
@@ -104,8 +104,12 @@ def build_bolt_app(
 
     @app.error
     def _on_error(
-        error: Exception, body: dict[str, Any], client: Any, respond: Any
+        error: Exception, body: dict[str, Any], client: Any, respond: Any, context: BoltContext
     ) -> BoltResponse:
+        if request_kind(body) != "command":
+            # Telling a clicker calls Slack: not in the event loop (bot/loop_lane.py). The
+            # request is dispatched again in a thread, where it fails the same way.
+            in_thread_only(context)
         return handle_error(error, body, client, respond)
 
     return app

@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
+from bot import deferred
+from bot import errors as bot_errors
 from bot.deferred import ACTION_JOB, COMMAND_JOB
 from bot.sandbox.signing import block_actions_body, slash_command_body
 from bot.sandbox.slack.api import FakeSlackApi
@@ -177,3 +179,34 @@ def test_a_retry_is_not_taken_by_the_lane(bot: RunningBot, slack: FakeSlackApi) 
     retry = bot.post_signed(body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "x"})
     assert "Received" in retry.json()["text"]
     assert held.threads and not held.threads[0].startswith("shipbot-commit")
+
+
+def test_a_click_that_fails_in_the_loop_is_told_from_a_thread(
+    bot: RunningBot, slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telling the clicker about an unexpected error calls Slack (its response_url): the
+    error handler sends the request to a pool thread instead of blocking the loop."""
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("the store is on fire")
+
+    told_in: list[str] = []
+    tell = bot_errors._tell_clicker
+
+    def recorded(*args: Any) -> None:
+        told_in.append(threading.current_thread().name)
+        tell(*args)
+
+    monkeypatch.setattr(deferred, "store_action", broken)
+    monkeypatch.setattr(bot_errors, "_tell_clicker", recorded)
+    click = block_actions_body(
+        user_id="U0BOB",
+        action_id="deploy.approve",
+        value="1:1.2.3",
+        channel_id="C0APPROVE",
+        response_url=slack.response_url(channel="C0APPROVE", user="U0BOB"),
+    )
+    assert bot.post_signed(click).status_code == 200
+    assert len(told_in) == 1 and told_in[0] != "uvicorn"
+    (answer,) = [post.body["text"] for post in slack.response_posts() if post.user == "U0BOB"]
+    assert "Something went wrong on shipbot's side (error id" in answer
