@@ -122,10 +122,9 @@ def build_loop_lane(bolt_app: App, wiring: Wiring) -> LoopLane | None:
     if not deps.defer_writes:
         return None
 
-    def commit_failed(error: BaseException, body: dict[str, Any]) -> BoltResponse:
-        unexpected = error if isinstance(error, Exception) else RuntimeError(repr(error))
+    def commit_failed(error: Exception, body: dict[str, Any]) -> BoltResponse:
         respond = Respond(response_url=body.get("response_url"))
-        return handle_error(unexpected, body, deps.client, respond)
+        return handle_error(error, body, deps.client, respond)
 
     return LoopLane(
         bolt_app=bolt_app,

@@ -13,6 +13,9 @@ What the person sees changes: the ack says "received", and the answer (accepted,
 refusal naming the lock or freeze) follows as a second ephemeral message a moment later.
 A request the domain can refuse from the text alone (an unknown service, a bad version)
 is still refused in the ack: the domain's deferral check runs first.
+
+A first delivery is dispatched in the event loop (bot/loop_lane.py): ``_store`` then
+queues its row (``writes``) and the HTTP route sends the ack once it is committed.
 """
 
 from __future__ import annotations

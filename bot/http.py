@@ -1,7 +1,8 @@
 """The HTTP surface: the Slack endpoint, health, readiness and metrics (Starlette + uvicorn).
 
 Bolt's dispatch is synchronous; it runs in a thread pool so one slow request never stalls
-the event loop or the other requests being acknowledged.
+the event loop or the other requests being acknowledged. The exception: with deferred acks,
+a request that only stores its row is dispatched in the loop (bot/loop_lane.py).
 """
 
 from __future__ import annotations

@@ -53,9 +53,9 @@ class LoopWrites:
     def __bool__(self) -> bool:
         return bool(self._pending)
 
-    async def settled(self) -> BaseException | None:
+    async def settled(self) -> Exception | None:
         """Wait for every commit; the first error, if any failed."""
-        error: BaseException | None = None
+        error: Exception | None = None
         for commit in self._pending:
             try:
                 await asyncio.wrap_future(commit)
@@ -76,7 +76,7 @@ def in_thread_only(context: BoltContext) -> None:
         raise NeedsThread
 
 
-CommitFailed = Callable[[BaseException, dict[str, Any]], BoltResponse]
+CommitFailed = Callable[[Exception, dict[str, Any]], BoltResponse]
 """Answers a request whose stored row did not commit (bot.errors.handle_error)."""
 
 
