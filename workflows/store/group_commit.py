@@ -81,11 +81,7 @@ class GroupCommit(Generic[Item]):
         """Write ``item`` and return once it is committed (raises the write's error)."""
         wake = threading.Event()
         me = _Waiter(item, wake=wake)
-        with self._lock:
-            self._waiting.append(me)
-            leads = not self._writing
-            self._writing = True
-        if not leads:
+        if not self._queue(me):
             wake.wait()  # set when a batch wrote this item, or to make this one lead
         if not me.done:
             self._lead()
@@ -97,14 +93,17 @@ class GroupCommit(Generic[Item]):
         carries the write's error). The batch is written on the group's committer thread
         unless a ``submit`` caller is leading already."""
         future: Future[None] = Future()
-        me = _Waiter(item, future=future)
-        with self._lock:
-            self._waiting.append(me)
-            leads = not self._writing
-            self._writing = True
-        if leads:
+        if self._queue(_Waiter(item, future=future)):
             self._commit_in_background()
         return future
+
+    def _queue(self, waiter: _Waiter[Item]) -> bool:
+        """Queue ``waiter``; True when nobody is writing, so its caller starts the batch."""
+        with self._lock:
+            self._waiting.append(waiter)
+            leads = not self._writing
+            self._writing = True
+        return leads
 
     def _commit_in_background(self) -> None:
         with self._lock:
